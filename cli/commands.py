@@ -1,0 +1,7 @@
+"""Commands that span components (`predict`, `demo`): the one place that imports extract and fuse."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,65 @@
+"""Entry point of the `cinefeat` command.
+
+Each component owns its subcommands (`cinefeat.store.cli`, `cinefeat.extract.cli`,
+`cinefeat.fuse.cli` each export `COMMANDS`); this module only mounts them, so `--help` on any
+subcommand is written next to the code it drives. A component whose optional dependencies are not
+installed still shows up, as a command that says which extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from cinefeat.store.console import setup_logging
+
+# (module, pip extra that provides its dependencies)
+COMPONENTS = (
+    ("cinefeat.store.cli", None),
+    ("cinefeat.fuse.cli", None),
+    ("cinefeat.extract.cli", "extract"),
+    ("cinefeat.cli.commands", None),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on stderr.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
+@click.version_option(package_name="cinefeat")
+def main(quiet: bool, verbose: int) -> None:
+    """cinefeat: multimodal features of movie trailers, and genre heads trained on them."""
+    setup_logging(verbose, quiet)
+
+
+def _unavailable(name: str, extra: str, error: ImportError) -> click.Command:
+    @click.command(name=name, context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        raise click.ClickException(
+            f"`cinefeat {name}` needs the [{extra}] extra ({error}). "
+            f"Install it with: pip install 'cinefeat[{extra}]'"
+        )
+
+    command.help = f"(needs `pip install cinefeat[{extra}]`)"
+    return command
+
+
+def _mount() -> None:
+    for module_name, extra in COMPONENTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if extra is None or (error.name or "").startswith("cinefeat"):
+                raise
+            for name in ("extract", "models"):
+                main.add_command(_unavailable(name, extra, error))
+            continue
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_mount()
+
+if __name__ == "__main__":
+    main()

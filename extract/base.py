@@ -1,0 +1,204 @@
+"""The extractor contract: what every feature extractor is, and what it asks of the pipeline.
+
+Why this shape (after lhotse's `FeatureExtractor`): the pipeline decodes each trailer once and cuts it
+into *items* (keyframes, clips, audio windows) with time spans; extractors never open files. An
+extractor only says which items it needs (a request), turns a batch of items into vectors, and
+describes itself for the store's provenance. Batches may mix items from several trailers, which is
+what keeps a GPU busy on short trailers.
+
+Two kinds:
+
+- `BatchExtractor`: one vector per item (CLIP/ViT frames, I3D clips, PANNs/VGGish/AST/Choi audio
+  windows). The pipeline owns spans and batching.
+- `TrailerExtractor`: works on a whole decoded trailer and returns its own rows and spans (OCR and ASR
+  followed by a text encoder: the number of rows depends on the recognised text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from cinefeat.store.rows import FeatureRows
+
+Kind = Literal["frames", "clips", "audio", "trailer"]
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """Single RGB frames chosen by a named frame sampler (`scene-middle`, `every-k`, ...).
+
+    `short_side` is the resolution the extractor wants frames decoded at (the pipeline resizes while
+    decoding so memory stays bounded); `None` keeps the source size.
+    """
+
+    sampler: str = "scene-middle"
+    sampler_options: tuple[tuple[str, Any], ...] = ()
+    short_side: int | None = 256
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """Stacks of consecutive frames (`shot-clips` with f frames, or fixed stacks at a frame rate)."""
+
+    sampler: str = "shot-clips"
+    frames_per_clip: int = 24
+    fps: float | None = None
+    sampler_options: tuple[tuple[str, Any], ...] = ()
+    short_side: int | None = 256
+
+
+@dataclass(frozen=True)
+class AudioRequest:
+    """Mono float32 windows at one sample rate; the last window is zero-padded to `window_s`.
+
+    A trailer shorter than one window yields exactly one padded window.
+    """
+
+    sample_rate: int
+    window_s: float
+    hop_s: float
+
+
+@dataclass(frozen=True)
+class TrailerRequest:
+    """What a `TrailerExtractor` needs from the decoded trailer."""
+
+    frames: FrameRequest | None = None
+    audio_rate: int | None = None
+
+
+Request = FrameRequest | ClipRequest | AudioRequest | TrailerRequest
+
+__all__ = ["FeatureRows"]  # re-exported: the row type of the store contract
+
+
+@dataclass
+class ExtractorConfig:
+    """Base class of every extractor's config dataclass (fields are recorded in provenance)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MissingInput(Exception):
+    """The trailer lacks what this extractor needs (e.g. no audio stream): recorded as `missing`,
+    not `failed`, and the other features of the trailer are still written."""
+
+
+class Extractor(ABC):
+    """Common part of both kinds. Subclasses set `name`, `kind` and a config dataclass."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Kind]
+    config_class: ClassVar[type[ExtractorConfig]] = ExtractorConfig
+
+    def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
+        base = config if config is not None else self.config_class()
+        if overrides:
+            base = type(base)(**{**asdict(base), **overrides})
+        self.config = base
+        self.device = "cpu"
+        self.fp16 = False
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of each stored vector."""
+
+    @abstractmethod
+    def request(self) -> Request:
+        """What the pipeline must cut out of each decoded trailer for this extractor."""
+
+    @abstractmethod
+    def load(self, device: str = "cpu", fp16: bool = False) -> None:
+        """Load weights (verified, from the model registry) onto `device`. Called once per worker."""
+
+    def model_info(self) -> dict[str, Any]:
+        """Model id, weights sha256, layer: overridden by extractors with pretrained weights."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Everything the store records about how this feature was made."""
+        request = self.request()
+        info: dict[str, Any] = {
+            "extractor": self.name,
+            "kind": self.kind,
+            "dim": self.dim,
+            "config": self.config.to_dict(),
+            "sampling": _request_dict(request),
+            **self.model_info(),
+        }
+        info["config_hash"] = config_hash(info)
+        return info
+
+
+class BatchExtractor(Extractor):
+    """One vector per item; the pipeline batches items across trailers."""
+
+    @abstractmethod
+    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
+        """Items -> (len(items), dim) float32.
+
+        Items are HxWx3 uint8 RGB frames (`frames`), TxHxWx3 uint8 stacks (`clips`) or 1-D float32
+        mono waveforms of equal length (`audio`).
+        """
+
+
+class TrailerExtractor(Extractor):
+    """Works on a whole decoded trailer (text features)."""
+
+    kind: ClassVar[Kind] = "trailer"
+
+    @abstractmethod
+    def extract_trailer(
+        self,
+        frames: list[tuple[np.ndarray, tuple[float, float]]] | None,
+        audio: np.ndarray | None,
+        duration_s: float,
+    ) -> FeatureRows:
+        """Frames (with their spans) and/or mono audio at `request().audio_rate` -> rows."""
+
+
+def _request_dict(request: Request) -> dict[str, Any]:
+    out = asdict(request)
+    out["type"] = type(request).__name__
+    return out
+
+
+def config_hash(info: dict[str, Any]) -> str:
+    """Stable short hash of a provenance dict (keys sorted), to tell two configs apart."""
+    payload = json.dumps({k: v for k, v in info.items() if k != "config_hash"}, sort_keys=True,
+                         default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Registry:
+    """Name -> class, filled by `@register`; the CLI's choices come from here."""
+
+    entries: dict[str, type[Extractor]] = field(default_factory=dict)
+
+    def register(self, cls: type[Extractor]) -> type[Extractor]:
+        if cls.name in self.entries and self.entries[cls.name] is not cls:
+            raise ValueError(f"extractor name {cls.name!r} is registered twice")
+        self.entries[cls.name] = cls
+        return cls
+
+    def create(self, name: str, **options: Any) -> Extractor:
+        if name not in self.entries:
+            known = ", ".join(sorted(self.entries)) or "(none)"
+            raise KeyError(f"unknown feature {name!r}; choose from: {known}")
+        return self.entries[name](**options)
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+
+EXTRACTORS = Registry()
+register_extractor = EXTRACTORS.register

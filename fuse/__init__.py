@@ -1,0 +1,1 @@
+"""Classifier heads over stored feature sequences: training, evaluation, splits, reports."""

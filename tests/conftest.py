@@ -1,0 +1,40 @@
+"""Shared fixtures. No `__init__.py` under tests/: pytest runs in importlib mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only `shared/` folder beside the checkout (real media, weights, data)."""
+    root = os.environ.get("CINEFEAT_SHARED")
+    if not root or not Path(root).is_dir():
+        pytest.skip("CINEFEAT_SHARED is not set: real media/weights are not available here")
+    return Path(root)
+
+
+@pytest.fixture(scope="session")
+def media(shared_dir: Path):
+    """`media("bikes.mp4")` -> path of a real clip in $CINEFEAT_SHARED/media."""
+
+    def find(name: str) -> Path:
+        path = shared_dir / "media" / name
+        if not path.exists():
+            pytest.skip(f"{path} is missing")
+        return path
+
+    return find
+
+
+@pytest.fixture
+def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty, offline weights cache for one test."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("CINEFEAT_CACHE", str(cache))
+    monkeypatch.setenv("CINEFEAT_OFFLINE", "1")
+    return cache
