@@ -1,1 +1,1 @@
-"""The `cinefeat` command: mounts each component's subcommands and holds the cross-component ones."""
+"""The `cinefeat` command: mounts each component's subcommands; holds the cross-component ones."""

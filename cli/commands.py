@@ -1,4 +1,4 @@
-"""Commands that span components (`predict`, `demo`): the one place that imports extract and fuse."""
+"""Commands that span components (`predict`, `demo`): the one place importing extract and fuse."""
 
 from __future__ import annotations
 

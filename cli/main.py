@@ -9,17 +9,19 @@ installed still shows up, as a command that says which extra to install.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 
 from cinefeat.store.console import setup_logging
 
-# (module, pip extra that provides its dependencies)
-COMPONENTS = (
-    ("cinefeat.store.cli", None),
-    ("cinefeat.fuse.cli", None),
-    ("cinefeat.extract.cli", "extract"),
-    ("cinefeat.cli.commands", None),
+# (module, pip extra that provides its dependencies, modules that extra must make importable)
+COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("cinefeat.store.cli", None, ()),
+    ("cinefeat.store.publish_cli", None, ()),
+    ("cinefeat.fuse.cli", None, ()),
+    ("cinefeat.extract.cli", "extract", ("av", "open_clip", "scenedetect")),
+    ("cinefeat.cli.commands", None, ()),
 )
 
 
@@ -45,17 +47,24 @@ def _unavailable(name: str, extra: str, error: ImportError) -> click.Command:
     return command
 
 
-def _mount() -> None:
-    for module_name, extra in COMPONENTS:
+def _missing(modules: tuple[str, ...]) -> str | None:
+    for name in modules:
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if extra is None or (error.name or "").startswith("cinefeat"):
-                raise
-            for name in ("extract", "models"):
-                main.add_command(_unavailable(name, extra, error))
-            continue
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None
+
+
+def _mount() -> None:
+    for module_name, extra, needs in COMPONENTS:
+        module = importlib.import_module(module_name)
+        missing = _missing(needs)
         for command in module.COMMANDS:
+            if missing is not None and extra is not None:
+                error = ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+                command = _unavailable(command.name or "?", extra, error)
             main.add_command(command)
 
 

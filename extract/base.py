@@ -1,7 +1,7 @@
 """The extractor contract: what every feature extractor is, and what it asks of the pipeline.
 
-Why this shape (after lhotse's `FeatureExtractor`): the pipeline decodes each trailer once and cuts it
-into *items* (keyframes, clips, audio windows) with time spans; extractors never open files. An
+Why this shape (after lhotse's `FeatureExtractor`): the pipeline decodes each trailer once and cuts
+it into *items* (keyframes, clips, audio windows) with time spans; extractors never open files. An
 extractor only says which items it needs (a request), turns a batch of items into vectors, and
 describes itself for the store's provenance. Batches may mix items from several trailers, which is
 what keeps a GPU busy on short trailers.
@@ -10,8 +10,8 @@ Two kinds:
 
 - `BatchExtractor`: one vector per item (CLIP/ViT frames, I3D clips, PANNs/VGGish/AST/Choi audio
   windows). The pipeline owns spans and batching.
-- `TrailerExtractor`: works on a whole decoded trailer and returns its own rows and spans (OCR and ASR
-  followed by a text encoder: the number of rows depends on the recognised text).
+- `TrailerExtractor`: works on a whole decoded trailer and returns its own rows and spans (OCR and
+  ASR followed by a text encoder: the number of rows depends on the recognised text).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class FrameRequest:
 
 @dataclass(frozen=True)
 class ClipRequest:
-    """Stacks of consecutive frames (`shot-clips` with f frames, or fixed stacks at a frame rate)."""
+    """Stacks of consecutive frames (`shot-clips` of f frames, or fixed stacks at a frame rate)."""
 
     sampler: str = "shot-clips"
     frames_per_clip: int = 24
@@ -117,7 +117,7 @@ class Extractor(ABC):
 
     @abstractmethod
     def load(self, device: str = "cpu", fp16: bool = False) -> None:
-        """Load weights (verified, from the model registry) onto `device`. Called once per worker."""
+        """Load verified weights from the model registry onto `device`; called once per worker."""
 
     def model_info(self) -> dict[str, Any]:
         """Model id, weights sha256, layer: overridden by extractors with pretrained weights."""

@@ -1,4 +1,4 @@
-"""Pretrained weights as data: a table of named files (URL, sha256, licence, format), a verified cache.
+"""Pretrained weights as data: a table of named files (URL, sha256, licence, format) + a cache.
 
 Why (after open_clip's `pretrained.py`): a model's weights, where they come from, how to check them
 and how to preprocess for them belong together in one place that `cinefeat models list` can print.
@@ -177,8 +177,9 @@ def verify_file(entry: PretrainedWeights, remote: RemoteFile, path: Path) -> str
             expected = digest
     if digest != expected:
         raise ChecksumMismatch(
-            f"{path} has sha256 {digest} but {recorded_key} expects {expected}. The file is corrupt "
-            f"or not the published one: delete it and run `cinefeat models download {entry.name}`."
+            f"{path} has sha256 {digest} but {recorded_key} expects {expected}. The file is "
+            f"corrupt or not the published one: delete it and run "
+            f"`cinefeat models download {entry.name}`."
         )
     if stamps.get(stamp_key) != digest:
         stamps[stamp_key] = digest

@@ -1,4 +1,4 @@
-"""Console conventions shared by every component: logs and progress bars on stderr, results on stdout.
+"""Console conventions of every component: logs and progress bars on stderr, results on stdout.
 
 `--quiet` on the `cinefeat` command calls `set_quiet(True)`; every long loop uses `progress(...)`,
 so one switch silences them all. Lives in `store` because it is the one package every other
