@@ -20,6 +20,7 @@ COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     ("cinefeat.store.cli", None, ()),
     ("cinefeat.store.publish_cli", None, ()),
     ("cinefeat.fuse.cli", None, ()),
+    ("cinefeat.fuse.zeroshot_cli", None, ()),
     ("cinefeat.extract.cli", "extract", ("av", "open_clip", "scenedetect")),
     ("cinefeat.cli.commands", None, ()),
 )
