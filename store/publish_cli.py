@@ -1,7 +1,207 @@
-"""`cinefeat archive | publish | fetch`: feature archives and Zenodo (mounted by cinefeat.cli.main)."""
+"""`cinefeat archive | publish | fetch`: feature archives and Zenodo (mounted by cli/main.py).
+
+`archive` needs only the base install; `publish` and `fetch` need `requests`, the [publish] extra,
+imported when they run. The Zenodo token is read from ZENODO_TOKEN (ZENODO_SANDBOX_TOKEN with
+--sandbox) or --token-file, never from an argument, and is redacted from every message.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from cinefeat.store.archive.errors import ArchiveError
+
+API_URL_HELP = "Zenodo API base URL (another Invenio instance, or a local test server)."
+
+
+def _features(value: str | None) -> list[str] | None:
+    return [name.strip() for name in value.split(",") if name.strip()] if value else None
+
+
+@contextmanager
+def _user_errors(secret: str | None = None) -> Iterator[None]:
+    """Typed errors of archives and Zenodo become one clean line (token redacted)."""
+    from cinefeat.store.zenodo.errors import ZenodoError
+    from cinefeat.store.zenodo.token import Redactor
+
+    redactor = Redactor(secret or "")
+    redactor.install()
+    try:
+        yield
+    except (ArchiveError, ZenodoError) as error:
+        raise click.ClickException(redactor.redact(error)) from None
+    finally:
+        redactor.uninstall()
+
+
+def _requests_or_fail() -> None:
+    try:
+        import requests  # noqa: F401
+    except ImportError as error:
+        raise click.ClickException(
+            "publishing and fetching need the [publish] extra: pip install 'cinefeat[publish]'"
+        ) from error
+
+
+def _client(sandbox: bool, token_file: Path | None, api_url: str | None, need_token: bool) -> Any:
+    from cinefeat.store.zenodo.client import ZenodoClient
+    from cinefeat.store.zenodo.client import api_url as default_api
+    from cinefeat.store.zenodo.errors import ZenodoAuthError
+    from cinefeat.store.zenodo.token import load_token
+
+    try:
+        token = load_token(token_file, sandbox=sandbox)
+    except ZenodoAuthError:
+        if need_token:
+            raise
+        token = None
+    return ZenodoClient(token, api_url or default_api(sandbox))
+
+
+def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> None:
+    click.echo(json.dumps(payload, indent=2) if as_json else text())
+
+
+@click.command("archive")
+@click.argument("store", type=click.Path(exists=True, path_type=Path))
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--features", help="Comma-separated features to include (default: all).")
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Publication metadata (YAML/TOML) for the title and CITATION.cff.",
+)
+@click.option("--title", help="Title of the data card (default: from --metadata).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def archive_command(
+    store: Path,
+    out_dir: Path,
+    features: str | None,
+    metadata_file: Path | None,
+    title: str | None,
+    as_json: bool,
+) -> None:
+    """Write STORE as a Zenodo-ready archive folder OUT_DIR (zips, manifest, data card)."""
+    from cinefeat.store.archive.build import build_archive
+    from cinefeat.store.zenodo.metadata import read_metadata_file
+
+    with _user_errors():
+        metadata = read_metadata_file(metadata_file) if metadata_file else None
+        manifest = build_archive(
+            store, out_dir, features=_features(features), title=title, metadata=metadata
+        )
+    total = sum(entry.size for entry in manifest.files)
+    _emit(
+        as_json,
+        json.loads(manifest.to_json()),
+        lambda: "\n".join(
+            [f"{e.name}\t{e.size}\t{e.sha256}" for e in manifest.files]
+            + [f"{len(manifest.files) + 1} files, {total / 1e9:.3f} GB in {out_dir}"]
+        ),
+    )
+
+
+@click.command("publish")
+@click.argument("archive_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--metadata",
+    "metadata_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Publication metadata: YAML or TOML (title, creators, license, ...).",
+)
+@click.option("--sandbox", is_flag=True, help="Use sandbox.zenodo.org (test DOIs).")
+@click.option(
+    "--publish", "do_publish", is_flag=True, help="Publish (mints a DOI; cannot be undone)."
+)
+@click.option("--new-version-of", help="Record id of the published record this updates.")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File holding the Zenodo token (default: $ZENODO_TOKEN).",
+)
+@click.option("--api-url", hidden=True, help=API_URL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def publish_command(
+    archive_dir: Path,
+    metadata_file: Path,
+    sandbox: bool,
+    do_publish: bool,
+    new_version_of: str | None,
+    token_file: Path | None,
+    api_url: str | None,
+    as_json: bool,
+) -> None:
+    """Upload ARCHIVE_DIR to a Zenodo draft (resumable); publish only with --publish."""
+    _requests_or_fail()
+    from cinefeat.store.zenodo.metadata import read_metadata_file
+    from cinefeat.store.zenodo.publish import publish_archive
+
+    with _user_errors():
+        client = _client(sandbox, token_file, api_url, need_token=True)
+    with _user_errors(client.redactor.secrets[0]):
+        metadata = read_metadata_file(metadata_file)
+        result = publish_archive(
+            client, archive_dir, metadata, publish=do_publish, new_version_of=new_version_of
+        )
+    state = (
+        "published"
+        if result.published
+        else "draft, NOT published (review it there, then rerun with --publish)"
+    )
+    _emit(
+        as_json,
+        {**result.__dict__},
+        lambda: (
+            f"{state}: {result.url}\n"
+            f"uploaded {len(result.uploaded)} files, {len(result.skipped)} already there"
+            + (f"\nDOI: {result.doi}" if result.doi else "")
+        ),
+    )
+
+
+@click.command("fetch")
+@click.argument("record")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--features", help="Comma-separated features to download (default: all).")
+@click.option("--sandbox", is_flag=True, help="Fetch from sandbox.zenodo.org.")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Token for restricted records (default: $ZENODO_TOKEN if set).",
+)
+@click.option("--api-url", hidden=True, help=API_URL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+def fetch_command(
+    record: str,
+    dest: Path,
+    features: str | None,
+    sandbox: bool,
+    token_file: Path | None,
+    api_url: str | None,
+    as_json: bool,
+) -> None:
+    """Download RECORD (id or DOI) into DEST with resume, verify it, and open it as a store."""
+    _requests_or_fail()
+    from cinefeat.store.fetch import fetch_record
+
+    with _user_errors():
+        client = _client(sandbox, token_file, api_url, need_token=False)
+    with _user_errors(client.redactor.secrets[0] if client.redactor.secrets else None):
+        store = fetch_record(client, record, dest, only=_features(features))
+    summary = {"path": str(dest), "trailers": len(store), "features": store.features()}
+    _emit(
+        as_json,
+        summary,
+        lambda: f"{dest}: {len(store)} trailers, features {', '.join(store.features())} (verified)",
+    )
+
+
+COMMANDS: list[click.Command] = [archive_command, publish_command, fetch_command]
