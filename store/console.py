@@ -38,9 +38,11 @@ def progress(iterable: Iterable[T] | None = None, **kwargs: Any) -> Iterator[T]:
 
 def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
     """Logs to stderr: WARNING by default, INFO with -v, DEBUG with -vv, ERROR only with --quiet."""
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][
-        min(verbosity, 2)
-    ]
+    level = (
+        logging.ERROR
+        if quiet
+        else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    )
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
     )

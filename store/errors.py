@@ -1,0 +1,38 @@
+"""Typed errors of the feature store; each message says what to do about it.
+
+The CLI turns any `StoreError` into a `click.ClickException`, so the message is what a user reads.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: something about a store that the user can fix."""
+
+
+class NotAStoreError(StoreError):
+    """The path exists but is not a cinefeat store (or does not exist when opening)."""
+
+
+class StoreFormatError(StoreError):
+    """The store was written by a newer, unknown format version, or its metadata is damaged."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write was attempted on a store opened read-only (e.g. a `.zip` archive)."""
+
+
+class FeatureDeclarationError(StoreError):
+    """A feature was used before `declare_feature`, or redeclared with different provenance."""
+
+
+class RowsError(StoreError):
+    """Rows handed to a writer do not fit the declared feature (dim, dtype, duplicates)."""
+
+
+class LabelError(StoreError):
+    """Labels or splits refer to unknown label names or are inconsistent."""
+
+
+class Hdf5FormatError(StoreError):
+    """An HDF5 file does not follow the cinefeat layout and cannot be imported."""

@@ -1,0 +1,93 @@
+"""Labels (multi-hot + names) and named splits, kept in the same store as the features.
+
+Labels are arrays (`labels/ids`, `labels/multi_hot` uint8 (N, C)) with the names in an attribute,
+so 50,000 trailers x 21 genres stay a few small chunks. Splits are JSON lists in the `splits`
+group's attributes, one entry per split name: small, and replaced atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import zarr
+
+from cinefeat.store import layout as L
+from cinefeat.store.errors import LabelError
+
+
+def read_labels(root: zarr.Group) -> tuple[list[str], dict[str, np.ndarray]]:
+    if L.LABELS not in root:
+        return [], {}
+    group = root[L.LABELS]
+    names = [str(n) for n in group.attrs.get(L.LABEL_NAMES_ATTR, [])]
+    ids = group["ids"]
+    if ids.shape[0] == 0:
+        return names, {}
+    matrix = np.asarray(group["multi_hot"][:], dtype=np.uint8)
+    return names, {str(tid): matrix[i] for i, tid in enumerate(ids[:].tolist())}
+
+
+def multi_hot(
+    label_names: list[str], labels: Mapping[str, Sequence[str] | np.ndarray]
+) -> tuple[list[str], np.ndarray]:
+    """(sorted ids, (N, C) uint8) from names per id or ready multi-hot vectors."""
+    if len(set(label_names)) != len(label_names):
+        raise LabelError(f"label names repeat: {label_names}: give each label once")
+    column = {name: i for i, name in enumerate(label_names)}
+    ids = sorted(labels)
+    matrix = np.zeros((len(ids), len(label_names)), dtype=np.uint8)
+    for row, tid in enumerate(ids):
+        value = labels[tid]
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            if value.shape != (len(label_names),):
+                raise LabelError(
+                    f"trailer {tid!r}: multi-hot vector of shape {value.shape} but "
+                    f"{len(label_names)} label names: give one 0/1 per label name"
+                )
+            matrix[row] = value != 0
+            continue
+        if isinstance(value, str):
+            raise LabelError(f"trailer {tid!r}: labels must be a list of names, got {value!r}")
+        for name in value:
+            if name not in column:
+                raise LabelError(
+                    f"trailer {tid!r}: label {name!r} is not among the label names "
+                    f"{label_names}: add it to label_names or fix the spelling"
+                )
+            matrix[row, column[name]] = 1
+    return ids, matrix
+
+
+def write_labels(
+    root: zarr.Group, label_names: list[str], labels: Mapping[str, Sequence[str] | np.ndarray]
+) -> None:
+    ids, matrix = multi_hot(label_names, labels)
+    group = root.create_group(L.LABELS, overwrite=True)
+    chunk = max(1, min(len(ids), 65536))
+    group.create_array("ids", shape=(len(ids),), chunks=(chunk,), dtype=str)
+    group.create_array(
+        "multi_hot",
+        shape=matrix.shape,
+        chunks=(chunk, max(1, matrix.shape[1])),
+        dtype="uint8",
+    )
+    if ids:
+        group["ids"][:] = np.array(ids, dtype=object)
+        group["multi_hot"][:] = matrix
+    group.attrs[L.LABEL_NAMES_ATTR] = list(label_names)  # written last: labels are complete
+
+
+def read_splits(root: zarr.Group) -> dict[str, dict[str, list[str]]]:
+    if L.SPLITS not in root:
+        return {}
+    raw = root[L.SPLITS].attrs.asdict()
+    return {
+        name: {subset: [str(t) for t in ids] for subset, ids in subsets.items()}
+        for name, subsets in raw.items()
+    }
+
+
+def write_split(root: zarr.Group, name: str, subsets: Mapping[str, Sequence[str]]) -> None:
+    group = root.require_group(L.SPLITS)
+    group.attrs[name] = {subset: sorted(str(t) for t in ids) for subset, ids in subsets.items()}

@@ -1,0 +1,110 @@
+"""Names and defaults of the on-disk format (specified in docs/store-format.md).
+
+Everything the reader and writer agree on lives here: group and array names, the format
+version, chunk sizes, and how a root (directory or `.zip`) is opened. Change this file together
+with docs/store-format.md and bump `FORMAT_VERSION` when the meaning of anything changes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import zarr
+import zarr.storage
+
+from cinefeat.store.errors import NotAStoreError, StoreFormatError
+
+FORMAT_NAME = "cinefeat-store"
+FORMAT_VERSION = 1
+ROOT_ATTR = "cinefeat_store"  # root group attribute: {"format": ..., "format_version": ...}
+
+PARTS = "parts"
+TRAILERS = "trailers"
+FEATURES = "features"
+LABELS = "labels"
+SPLITS = "splits"
+
+# per-part arrays under trailers/
+TRAILER_IDS = "ids"
+TRAILER_RECORDS = "records"
+TRAILER_STATUS = "status"
+TRAILER_COMMITTED_AT = "committed_at"
+# per-feature arrays under features/<name>/
+VALUES = "values"
+SPANS = "spans"
+ENTRY_IDS = "ids"
+OFFSETS = "offsets"
+TEXTS = "texts"
+
+PART_ATTR = "part"  # {"run", "worker", "created", "host", "pid"}
+COMMIT_ATTR = "commit"  # {"sequence", "time", "trailers", "features": {name: {"entries", "rows"}}}
+PROVENANCE_ATTR = "provenance"
+LABEL_NAMES_ATTR = "label_names"
+
+# ~256 KiB chunks of 512-d float16 rows: one trailer touches 1-2 chunks on a random read.
+DEFAULT_ROW_CHUNK = 256
+INDEX_CHUNK = 4096  # per-trailer index arrays (ids, offsets, records)
+VALUE_DTYPES = ("float16", "float32")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def check_name(kind: str, name: str) -> str:
+    """Feature, run, worker and split names become path components: keep them portable."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"{kind} name {name!r} is not allowed: use letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def row_chunk_for(dim: int, target_bytes: int = 256 * 1024, itemsize: int = 2) -> int:
+    """Rows per chunk so a chunk is about `target_bytes` (at least 16 rows)."""
+    return max(16, target_bytes // max(1, dim * itemsize))
+
+
+def is_zip(path: Path) -> bool:
+    return path.suffix.lower() == ".zip"
+
+
+def open_root(path: Path, mode: str) -> zarr.Group:
+    """Open the root group of a store directory (`mode` "r" or "a") or a `.zip` archive ("r")."""
+    if is_zip(path):
+        if not path.is_file():
+            raise NotAStoreError(f"{path} does not exist: give the path of a store .zip archive")
+        zip_store = zarr.storage.ZipStore(path, mode="r")
+        return _checked(zarr.open_group(store=zip_store, mode="r"), path)
+    if not (path / "zarr.json").is_file():
+        raise NotAStoreError(
+            f"{path} is not a cinefeat store (no zarr.json): create one with "
+            "FeatureStore.create(path) or `cinefeat extract ... --store PATH`"
+        )
+    return _checked(zarr.open_group(store=str(path), mode=mode), path)
+
+
+def _checked(root: zarr.Group, path: Path) -> zarr.Group:
+    info: Any = root.attrs.get(ROOT_ATTR)
+    if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
+        raise NotAStoreError(
+            f"{path} is a zarr group but not a cinefeat store (no '{ROOT_ATTR}' attribute): "
+            "pick another path or create a new store"
+        )
+    version = info.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StoreFormatError(
+            f"{path} uses store format version {version!r}; this cinefeat reads up to "
+            f"{FORMAT_VERSION}: upgrade cinefeat (pip install -U cinefeat)"
+        )
+    return root
+
+
+def dense(array: zarr.Array) -> zarr.Array:
+    """The same array, writing chunks even when they equal the fill value.
+
+    zarr skips all-fill chunks by default, which would make a legitimately all-zero chunk look
+    exactly like a lost one; writing them lets `validate` treat every absent chunk as missing.
+    """
+    return array.with_config({"write_empty_chunks": True})
