@@ -173,8 +173,9 @@ def _request_dict(request: Request) -> dict[str, Any]:
 
 def config_hash(info: dict[str, Any]) -> str:
     """Stable short hash of a provenance dict (keys sorted), to tell two configs apart."""
-    payload = json.dumps({k: v for k, v in info.items() if k != "config_hash"}, sort_keys=True,
-                         default=str)
+    payload = json.dumps(
+        {k: v for k, v in info.items() if k != "config_hash"}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -1,7 +1,222 @@
-"""`cinefeat` subcommands of the extract component (mounted by cinefeat.cli.main)."""
+"""`cinefeat extract` and `cinefeat models ...` (mounted by cinefeat.cli.main).
+
+The choices of `--features` and `--scene-detector` come from the registries, so a new extractor or
+detector appears here without touching this file.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from cinefeat.extract.models_cli import models
+
+
+class _RegistryHelp(click.Option):
+    """An option whose --help lists the registry's current names (read when help is shown)."""
+
+    def __init__(self, *args: Any, names: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._names = names
+        self._base_help = self.help or ""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = f"{self._base_help} Choices: {', '.join(self._names())}."
+        return super().get_help_record(ctx)
+
+
+def _feature_names() -> list[str]:
+    from cinefeat.extract.extractors import EXTRACTORS
+
+    return EXTRACTORS.names()
+
+
+def _detector_names() -> list[str]:
+    from cinefeat.extract.scenes import SCENE_DETECTORS
+
+    return sorted(SCENE_DETECTORS)
+
+
+@click.command("extract")
+@click.argument("dataset_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    "store_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Feature store to write (created if missing; reruns resume).",
+)
+@click.option(
+    "--features",
+    required=True,
+    cls=_RegistryHelp,
+    names=_feature_names,
+    help="Comma-separated feature names.",
+)
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="CSV or JSON-lines labels file (id or relative path, genres separated by |).",
+)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Decoding threads (local) or actors (ray).",
+)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
+@click.option("--retry-failed", is_flag=True, help="Retry trailers recorded as failed.")
+@click.option("--limit", type=click.IntRange(min=0), default=None)
+@click.option("--shard", default=None, help="i/n: this machine's deterministic share.")
+@click.option(
+    "--scene-detector",
+    default="content",
+    show_default=True,
+    cls=_RegistryHelp,
+    names=_detector_names,
+    help="Shot boundary detector.",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="FEATURE.KEY=VALUE",
+    help="Extractor option, e.g. clip.model=ViT-B-16 (repeatable).",
+)
+@click.option("--extensions", default="mp4,mkv,webm,avi,mov,m4v", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def extract(
+    dataset_dir: Path,
+    store_path: Path,
+    features: str,
+    labels: Path | None,
+    device: str,
+    batch_size: int,
+    workers: int,
+    engine: str,
+    ray_address: str | None,
+    retry_failed: bool,
+    limit: int | None,
+    shard: str | None,
+    scene_detector: str,
+    options: tuple[str, ...],
+    extensions: str,
+    as_json: bool,
+) -> None:
+    """Extract FEATURES for every video under DATASET_DIR into the store (resumable)."""
+    from cinefeat.extract.extractors import BROKEN, EXTRACTORS
+    from cinefeat.extract.labels import LabelsError, read_labels
+    from cinefeat.extract.options import OptionError, parse_options
+    from cinefeat.extract.runner import RunOptions
+    from cinefeat.extract.scan import DatasetError, Shard, scan
+    from cinefeat.extract.scenes import SCENE_DETECTORS
+
+    names = [n.strip() for n in features.split(",") if n.strip()]
+    unknown = [n for n in names if n not in EXTRACTORS.entries]
+    if unknown or not names:
+        broken = "".join(f"\n  {k} could not be imported: {v}" for k, v in BROKEN.items())
+        raise click.BadParameter(
+            f"unknown feature(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from: {', '.join(EXTRACTORS.names())}{broken}",
+            param_hint="--features",
+        )
+    if scene_detector not in SCENE_DETECTORS:
+        raise click.BadParameter(
+            f"choose from: {', '.join(sorted(SCENE_DETECTORS))}", param_hint="--scene-detector"
+        )
+    _check_device(device)
+    try:
+        overrides = parse_options(options, EXTRACTORS, names)
+        result = scan(
+            dataset_dir,
+            extensions.split(","),
+            limit=limit,
+            shard=Shard.parse(shard) if shard else None,
+        )
+        label_data = read_labels(labels) if labels else None
+    except (DatasetError, LabelsError, OptionError) as error:
+        raise click.ClickException(str(error)) from None
+    store = _open_store(store_path)
+    if label_data is not None:
+        store.set_labels(label_data[0], label_data[1])
+    extractors = {n: EXTRACTORS.create(n, **overrides.get(n, {})) for n in names}
+    run_options = RunOptions(
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        retry_failed=retry_failed,
+        scene_detector=scene_detector,
+        run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+        worker_id=f"{socket.gethostname()}-{os.getpid()}".replace("/", "_"),
+    )
+    trailers = result.trailers
+    if engine == "ray":
+        from cinefeat.extract.ray_engine import run_ray
+
+        summary = run_ray(
+            store_path, names, overrides, run_options, trailers, address=ray_address, actors=workers
+        )
+    else:
+        summary = _run_local(store, extractors, run_options, trailers)
+    _report(summary, len(trailers), as_json)
+    if summary.processed > 0 and summary.ok == 0:
+        raise SystemExit(1)
+
+
+def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: list) -> Any:
+    from cinefeat.extract.runner import LocalRunner
+    from cinefeat.store.console import progress
+
+    bar = progress(total=len(trailers), unit="trailer", desc="extract")
+    try:
+        runner = LocalRunner(store, extractors, options, on_trailer=lambda: bar.update(1))
+        return runner.run(trailers)
+    finally:
+        bar.close()
+
+
+def _open_store(path: Path) -> Any:
+    from cinefeat.store import FeatureStore
+
+    try:
+        return FeatureStore.open_or_create(path)
+    except Exception as error:
+        raise click.ClickException(f"cannot open or create the store at {path}: {error}") from None
+
+
+def _check_device(device: str) -> None:
+    if device == "cpu":
+        return
+    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise click.BadParameter("use cpu, cuda or cuda:N", param_hint="--device")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise click.ClickException(
+            f"--device {device}: no CUDA GPU is visible here; use --device cpu"
+        )
+
+
+def _report(summary: Any, total: int, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(total), indent=1, ensure_ascii=False))
+        return
+    click.echo(summary.table())
+    for trailer_id, stage, error in summary.failures[:20]:
+        click.echo(f"failed {trailer_id} at {stage}: {error}", err=True)
+    sys.stdout.flush()
+
+
+COMMANDS: list[click.Command] = [extract, models]

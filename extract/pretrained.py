@@ -170,8 +170,11 @@ def verify_file(entry: PretrainedWeights, remote: RemoteFile, path: Path) -> str
         recorded = _read_json(cache_dir() / "recorded-sha256.json")
         expected = recorded.get(recorded_key)
         if expected is None:
-            log.warning("%s has no published sha256; recording %s (trust on first use)",
-                        recorded_key, digest)
+            log.warning(
+                "%s has no published sha256; recording %s (trust on first use)",
+                recorded_key,
+                digest,
+            )
             recorded[recorded_key] = digest
             _write_json(cache_dir() / "recorded-sha256.json", recorded)
             expected = digest
@@ -199,8 +202,13 @@ def download(names: Iterable[str]) -> list[Path]:
     return [fetch_all(name, download=True) for name in names]
 
 
-def add_local(name: str, file: str | os.PathLike[str], format: str = "local",
-              licence: str = "unknown", like: str | None = None) -> PretrainedWeights:
+def add_local(
+    name: str,
+    file: str | os.PathLike[str],
+    format: str = "local",
+    licence: str = "unknown",
+    like: str | None = None,
+) -> PretrainedWeights:
     """Register a local weights file under `name` with its sha256 computed now.
 
     `like` copies format, licence and preprocessing from a table entry (a fine-tune of it).

@@ -1,0 +1,360 @@
+"""Decode a trailer once and cut it into the items every selected extractor needs.
+
+Why this shape: decoding is the floor of extraction cost, so it happens once per trailer for all
+features. One PyAV loop demuxes video and audio together:
+
+- every video frame is scaled by swscale (inside FFmpeg) to the small sizes the scene detector
+  and the colour histograms need, and pushed to the streaming scene detector;
+- frames whose index is known in advance (`every-k`) are scaled to each requesting extractor's
+  size and emitted as they pass;
+- for scene-dependent samplers (`scene-middle`, `shot-clips`), the last `buffer_s` seconds of
+  frames are kept at each requested size; whenever the detector makes a cut final, the scenes
+  before it are sampled and served from that buffer;
+- audio frames are converted to float32 mono once per needed sample rate by FFmpeg's resampler.
+
+Only selections older than the buffer when their scene ended (scenes longer than about
+2 x `buffer_s`, or every selection with `transnetv2`, which decides at the end) need a second,
+partial pass: it decodes up to the last such frame, seeking over gaps longer than `seek_gap_s`
+(an accurate seek to the keyframe before), matching frames to pass-1 indices by timestamp.
+
+Memory bound per trailer, whatever its length: `buffer_s * fps` frames per requested size (at
+224 px short side and 24 fps, 4 s = 96 frames = 26 MB), one pending frame per `every-k` spec, one
+clip per clip spec, the detector's state (TransNetV2: 3.9 kB per frame), and 8 + 256 bytes (time,
+histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes per sample per
+rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors need the track.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cinefeat.extract.framebuffer import GrowingArray, RecentFrames
+from cinefeat.extract.probe import ProbeInfo
+from cinefeat.extract.samplers import (
+    FrameSampler,
+    Selection,
+    Timeline,
+    colour_histogram,
+    create_sampler,
+)
+from cinefeat.extract.scenes import create_scene_detector
+
+HISTOGRAM_SIZE = (64, 36)
+HISTOGRAM_BINS = 4
+
+
+class DecodeError(Exception):
+    """The video stream could not be decoded (message says where)."""
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """Frames (or clips of frames) one or more extractors want: sampler + options + size."""
+
+    sampler: str
+    options: tuple[tuple[str, Any], ...] = ()
+    short_side: int | None = 256
+    clip: bool = False
+
+    def label(self) -> str:
+        opts = ",".join(f"{k}={v}" for k, v in self.options)
+        kind = "clips" if self.clip else "frames"
+        return f"{kind}:{self.sampler}" + (f"({opts})" if opts else "") + f"@{self.short_side}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One sampled item: a frame (H, W, 3) or a clip (T, H, W, 3) uint8 RGB, and its span."""
+
+    spec: FrameSpec
+    data: np.ndarray
+    span: tuple[float, float]
+
+
+@dataclass
+class DecodePlan:
+    frame_specs: list[FrameSpec] = field(default_factory=list)
+    audio_rates: list[int] = field(default_factory=list)
+    scene_detector: str = "content"
+    scene_options: dict[str, Any] = field(default_factory=dict)
+    buffer_s: float = 4.0
+    seek_gap_s: float = 4.0
+
+
+def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(w, h) with the short side at `short_side` (even numbers, for swscale), aspect kept."""
+    if short_side is None or min(width, height) <= short_side:
+        return width, height
+    scale = short_side / min(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+class TrailerDecoder:
+    """`items()` yields the sampled items; afterwards `timeline`, `audio`, `timings` are set."""
+
+    def __init__(self, path: str | Path, info: ProbeInfo, plan: DecodePlan) -> None:
+        self.path = str(path)
+        self.info = info
+        self.plan = plan
+        self.timeline: Timeline | None = None
+        self.audio: dict[int, np.ndarray] = {}
+        self.timings: dict[str, float] = {"decode": 0.0, "scenes": 0.0, "sampling": 0.0}
+        self.frames_decoded = 0
+        self.second_pass_items = 0
+        self._offset = 0.0
+        self._leftover: list[tuple[FrameSpec, Selection]] = []
+
+    def items(self) -> Iterator[Item]:
+        import av
+
+        try:
+            yield from self._pass_one()
+            if self.timeline is None or self.timeline.n_frames == 0:
+                raise DecodeError(f"{self.path}: no video frame could be decoded")
+            yield from self._pass_two()
+        except av.FFmpegError as error:
+            raise DecodeError(f"{self.path}: decoding failed ({error})") from None
+
+    def size_of(self, spec: FrameSpec) -> tuple[int, int]:
+        return scaled_size(*self.info.display_size, spec.short_side)
+
+    # -- pass 1 ---------------------------------------------------------------------------------
+
+    def _pass_one(self) -> Iterator[Item]:
+        import av
+
+        info = self.info
+        detector = create_scene_detector(
+            self.plan.scene_detector, info.fps, **self.plan.scene_options
+        )
+        detector_size = detector.input_size(*info.display_size)
+        samplers = {s: create_sampler(s.sampler, s.options) for s in self.plan.frame_specs}
+        streaming = [(s, m) for s, m in samplers.items() if not s.clip and not m.needs_scenes]
+        scene_specs = [(s, m) for s, m in samplers.items() if s.clip or m.needs_scenes]
+        buffered_sizes = sorted({self.size_of(s) for s, _ in scene_specs})
+        # one swscale call per frame, to the largest size anything needs; smaller ones by cv2
+        needed = {detector_size, *buffered_sizes, *(self.size_of(s) for s, _ in streaming)}
+        work_size = max(needed, key=lambda size: size[0] * size[1])
+        recent = RecentFrames(round(self.plan.buffer_s * info.fps) if scene_specs else 0)
+        emitted = dict.fromkeys((s for s, _ in scene_specs), 0)
+        need_histograms = any(s.sampler == "shot-clips" for s in self.plan.frame_specs)
+        times = GrowingArray()
+        histograms = GrowingArray((HISTOGRAM_BINS**3,), np.float32)
+        pending: dict[FrameSpec, tuple[int, np.ndarray]] = {}  # last pick of each streaming spec
+        rates = sorted(set(self.plan.audio_rates)) if info.has_audio else []
+        resamplers = {r: av.AudioResampler(format="flt", layout="mono", rate=r) for r in rates}
+        audio_parts: dict[int, list[np.ndarray]] = {rate: [] for rate in resamplers}
+        closed = 0  # frames before this index belong to scenes already sampled
+
+        started = time.perf_counter()
+        scene_time = sample_time = 0.0
+        with av.open(self.path) as container:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            streams = [video]
+            audio_seconds = None
+            if resamplers:
+                audio_stream = container.streams.audio[0]
+                streams.append(audio_stream)
+                if audio_stream.duration is not None and audio_stream.time_base is not None:
+                    audio_seconds = float(audio_stream.duration * audio_stream.time_base)
+            for packet in container.demux(streams):
+                for frame in packet.decode():
+                    if isinstance(frame, av.AudioFrame):
+                        for rate, resampler in resamplers.items():
+                            for out in resampler.resample(frame):
+                                audio_parts[rate].append(out.to_ndarray().reshape(-1).copy())
+                        continue
+                    index = len(times)
+                    raw = _frame_time(frame, index, info.fps)
+                    if index == 0:
+                        self._offset = raw  # spans are relative to the first video frame
+                    times.append(raw - self._offset)
+                    work = self._scaled(frame, work_size)  # counted as decoding
+                    tick = time.perf_counter()
+                    detector.push(index, _resized(work, detector_size))
+                    if need_histograms:
+                        small = _resized(work, HISTOGRAM_SIZE)
+                        histograms.append(colour_histogram(small, HISTOGRAM_BINS))
+                    final = detector.cuts_so_far(index)
+                    scene_time += time.perf_counter() - tick
+                    tick = time.perf_counter()
+                    for size in buffered_sizes:
+                        recent.add(index, size, _resized(work, size))
+                    now = raw - self._offset
+                    for spec, sampler in streaming:
+                        if sampler.wants(index, now):
+                            # the previous pick of this spec ends where this one starts
+                            if spec in pending:
+                                first, data = pending.pop(spec)
+                                yield Item(spec, data, (float(times.view()[first]), now))
+                            pending[spec] = (index, _resized(work, self.size_of(spec)))
+                    if final and final[-1] > closed:
+                        closed = final[-1]
+                        prefix = Timeline(
+                            times.view()[:closed],
+                            float(times.view()[closed]),
+                            tuple(c for c in final if c < closed),
+                            histograms.view()[:closed] if need_histograms else None,
+                        )
+                        yield from self._serve(prefix, scene_specs, emitted, recent)
+                    sample_time += time.perf_counter() - tick
+            for rate, resampler in resamplers.items():
+                for out in resampler.resample(None):
+                    audio_parts[rate].append(out.to_ndarray().reshape(-1).copy())
+        self.frames_decoded += len(times)
+        tick = time.perf_counter()
+        cuts = detector.finish(len(times))
+        scene_time += time.perf_counter() - tick
+        tick = time.perf_counter()
+        n = len(times)
+        last = float(times.view()[-1]) if n else 0.0
+        duration = max(info.duration_s, last + 1.0 / info.fps) if n else info.duration_s
+        self.timeline = Timeline(
+            times.view().copy(),
+            duration,
+            tuple(cuts),
+            histograms.view().copy() if need_histograms else None,
+        )
+        for spec, (first, data) in pending.items():
+            yield Item(spec, data, (float(self.timeline.times[first]), self.timeline.end_of(n - 1)))
+        if n:
+            yield from self._serve(self.timeline, scene_specs, emitted, recent)
+        self.audio = {}
+        for rate, parts in audio_parts.items():
+            track = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+            if audio_seconds:  # drop encoder padding past the declared duration (AAC)
+                track = track[: round(audio_seconds * rate)]
+            self.audio[rate] = track
+        sample_time += time.perf_counter() - tick
+        total = time.perf_counter() - started
+        self.timings["scenes"] += scene_time
+        self.timings["sampling"] += sample_time
+        self.timings["decode"] += total - scene_time - sample_time
+
+    def _serve(
+        self,
+        timeline: Timeline,
+        scene_specs: list[tuple[FrameSpec, FrameSampler]],
+        emitted: dict[FrameSpec, int],
+        recent: RecentFrames,
+    ) -> Iterator[Item]:
+        """Items of the scenes in `timeline` not served yet: from the buffer, else to pass 2."""
+        for spec, sampler in scene_specs:
+            selections = sampler.select(timeline)
+            size = self.size_of(spec)
+            for selection in selections[emitted[spec] :]:
+                indices = selection.indices if spec.clip else (selection.representative,)
+                frames = [recent.get(i, size) for i in indices]
+                if any(f is None for f in frames):
+                    self._leftover.append((spec, selection))
+                elif spec.clip:
+                    yield Item(spec, np.stack(frames), selection.span)
+                else:
+                    yield Item(spec, frames[0], selection.span)
+            emitted[spec] = len(selections)
+
+    # -- pass 2 ---------------------------------------------------------------------------------
+
+    def _pass_two(self) -> Iterator[Item]:
+        """Selections the buffer could not serve, by a partial decode with seeks."""
+        if not self._leftover:
+            return
+        timeline = self.timeline
+        if timeline is None:
+            raise DecodeError(f"{self.path}: pass 2 needs the timeline of pass 1")
+        wanted: dict[int, list[tuple[FrameSpec, Selection]]] = {}
+        clips: dict[tuple[FrameSpec, Selection], dict[int, np.ndarray]] = {}
+        for spec, selection in self._leftover:
+            indices = set(selection.indices) if spec.clip else {selection.representative}
+            for index in indices:
+                wanted.setdefault(index, []).append((spec, selection))
+            if spec.clip:
+                clips[(spec, selection)] = {}
+        started = time.perf_counter()
+        produced = 0.0
+        for index, frame in self._frames_at(sorted(wanted), timeline):
+            tick = time.perf_counter()
+            for spec, selection in wanted[index]:
+                data = self._scaled(frame, self.size_of(spec))
+                if not spec.clip:
+                    self.second_pass_items += 1
+                    yield Item(spec, data, selection.span)
+                    continue
+                got = clips[(spec, selection)]
+                got[index] = data
+                if len(got) == len(set(selection.indices)):
+                    stack = np.stack([got[i] for i in selection.indices])
+                    del clips[(spec, selection)]
+                    self.second_pass_items += 1
+                    yield Item(spec, stack, selection.span)
+            produced += time.perf_counter() - tick
+        self.timings["sampling"] += produced
+        self.timings["decode"] += time.perf_counter() - started - produced
+
+    def _frames_at(self, indices: list[int], timeline: Timeline) -> Iterator[tuple[int, Any]]:
+        """Decoded frames for sorted `indices`, seeking over gaps longer than `seek_gap_s`."""
+        import av
+
+        gap = max(1, round(self.plan.seek_gap_s * self.info.fps))
+        times = timeline.times
+        with av.open(self.path) as container:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            base = video.time_base
+            next_index = -1  # pass-1 index of the next frame the decoder will give
+            decoder = None
+            for target in indices:
+                if decoder is None or target - next_index > gap:
+                    seconds = times[target] + self._offset - 0.5 / self.info.fps
+                    pts = int(seconds / base) if target > gap else 0
+                    container.seek(max(pts, 0), stream=video, backward=True, any_frame=False)
+                    decoder = container.decode(video)
+                for frame in decoder:
+                    t = _frame_time(frame, -1, self.info.fps) - self._offset
+                    position = int(np.clip(np.searchsorted(times, t - 1e-4), 0, len(times) - 1))
+                    next_index = position + 1
+                    self.frames_decoded += 1
+                    if position == target:
+                        yield target, frame
+                        break
+                    if position > target:
+                        raise DecodeError(
+                            f"{self.path}: frame {target} was not found again after a seek "
+                            f"(got frame {position}); the file's timestamps are unreliable"
+                        )
+                else:
+                    raise DecodeError(f"{self.path}: stream ended before frame {target}")
+
+    def _scaled(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
+        """RGB uint8 at display `size` (w, h), upright: scale the coded frame, then rotate."""
+        width, height = size
+        rotation = self.info.rotation
+        coded = (height, width) if rotation % 180 == 90 else (width, height)
+        array = frame.reformat(
+            width=coded[0], height=coded[1], format="rgb24", interpolation="AREA"
+        ).to_ndarray()
+        if rotation:
+            array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
+        return array
+
+
+def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` at (w, h) `size` by area averaging (a no-op when it already has that size)."""
+    if (frame.shape[1], frame.shape[0]) == size:
+        return frame
+    import cv2
+
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def _frame_time(frame: Any, index: int, fps: float) -> float:
+    if frame.time is not None:
+        return float(frame.time)
+    return index / fps if index >= 0 else 0.0

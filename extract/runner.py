@@ -1,0 +1,472 @@
+"""The local engine: probe -> decode/sample -> models -> write, for a list of trailers.
+
+Why this shape (after PySceneDetect's threaded decode and lhotse's batch extraction): decoding runs
+in `workers` background threads that push items into one bounded queue (PyAV releases the GIL while
+decoding), while the calling thread runs the models on batches that span trailers, so a GPU stays
+busy on short trailers and decoding of the next trailers overlaps inference. Memory stays bounded:
+the queue holds at most `queue_size` items, each batch buffer at most `batch_size` items, and a
+trailer keeps only its vectors (plus, for text extractors, the frames and audio they asked for)
+until it is written.
+
+Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
+marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
+audio on a trailer without an audio stream records the feature as `missing`, not failed.
+Each finished trailer is committed to the store at once: a killed run loses at most the trailers in
+flight, and a rerun recomputes exactly those (see `plan.pending_features`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cinefeat.extract.base import BatchExtractor, Extractor, MissingInput, TrailerExtractor
+from cinefeat.extract.decode import FrameSpec, TrailerDecoder
+from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
+from cinefeat.extract.probe import ProbeInfo, probe
+from cinefeat.extract.samplers import audio_windows, cut_window
+from cinefeat.extract.scan import Trailer
+from cinefeat.extract.summary import STAGES, Summary
+from cinefeat.store.rows import FeatureRows
+
+log = logging.getLogger(__name__)
+
+NO_AUDIO = "missing: no audio stream"
+
+
+@dataclass
+class RunOptions:
+    device: str = "cpu"
+    fp16: bool | None = None  # None: on CUDA only
+    batch_size: int = 32
+    workers: int = 1
+    queue_size: int = 64
+    max_waiting: int = 8  # decoded trailers waiting for a full batch before partial batches run
+    retry_failed: bool = False
+    scene_detector: str = "content"
+    run_id: str = "run"
+    worker_id: str = "0"
+    dtype: str = "float16"
+
+
+@dataclass
+class _Trailer:
+    """A trailer in flight: what it needs, what it has, how long each stage took."""
+
+    trailer: Trailer
+    features: list[str]
+    info: ProbeInfo | None = None
+    sha256: str | None = None
+    rows: dict[str, list[tuple[np.ndarray, tuple[float, float]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    trailer_frames: dict[FrameSpec, list[tuple[np.ndarray, tuple[float, float]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    texts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    feature_status: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    in_flight: int = 0  # items in batch buffers
+    decoded: bool = False
+    error: tuple[str, str] | None = None  # (stage, message)
+
+
+def default_record_factory(**fields: Any) -> Any:
+    try:
+        from cinefeat.store import TrailerRecord
+    except ImportError:  # older layout: the record type lives in its own module
+        from cinefeat.store.record import TrailerRecord
+
+    return TrailerRecord(**fields)
+
+
+class LocalRunner:
+    """Runs extractors over trailers into one store writer (one part)."""
+
+    def __init__(
+        self,
+        store: Any,
+        extractors: dict[str, Extractor],
+        options: RunOptions,
+        record_factory: Callable[..., Any] = default_record_factory,
+        on_trailer: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.extractors = extractors
+        self.options = options
+        self.plan = FeaturePlan.build(extractors)
+        self.record_factory = record_factory
+        self.on_trailer = on_trailer or (lambda: None)
+        self.loaded = False
+        self._declared: set[int] = set()
+
+    def load(self) -> None:
+        """Load every model once (per worker)."""
+        device = self.options.device
+        fp16 = device.startswith("cuda") if self.options.fp16 is None else self.options.fp16
+        for extractor in self.extractors.values():
+            extractor.load(device=device, fp16=fp16 and device.startswith("cuda"))
+        self.loaded = True
+
+    def todo(self, trailers: list[Trailer]) -> tuple[list[tuple[Trailer, list[str]]], int]:
+        """(trailers with their pending features, number skipped)."""
+        names = list(self.extractors)
+        refresh = getattr(self.store, "refresh", None)
+        if refresh is not None:  # see what other processes committed since the store was opened
+            refresh()
+        out, skipped = [], 0
+        for trailer in trailers:
+            pending = pending_features(self.store, trailer.id, names, self.options.retry_failed)
+            if not pending:
+                skipped += 1
+            else:
+                out.append((trailer, pending))
+        return out, skipped
+
+    def run(self, trailers: list[Trailer], writer: Any = None) -> Summary:
+        """Process `trailers` (skipping done ones) into a new part, or into `writer`'s part (a Ray
+        actor keeps one writer for all the chunks it is given)."""
+        started = time.perf_counter()
+        work, skipped = self.todo(trailers)
+        summary = Summary(skipped=skipped)
+        for _ in range(skipped):
+            self.on_trailer()
+        if work:
+            if not self.loaded:
+                self.load()
+            if writer is not None:
+                self._declare(writer)
+                self._run(work, writer, summary)
+            else:
+                with self.store.writer(run=self.options.run_id, worker=self.options.worker_id) as w:
+                    self._declare(w)
+                    self._run(work, w, summary)
+        summary.wall_s = time.perf_counter() - started
+        return summary
+
+    def _declare(self, writer: Any) -> None:
+        """Declare every feature once per writer."""
+        if id(writer) in self._declared:
+            return
+        for name, extractor in self.extractors.items():
+            writer.declare_feature(
+                name,
+                provenance=self._provenance(name, extractor),
+                dim=extractor.dim,
+                dtype=self.options.dtype,
+            )
+        self._declared.add(id(writer))
+
+    def _provenance(self, name: str, extractor: Extractor) -> dict[str, Any]:
+        """The extractor's provenance plus the scene detector when its frames depend on scenes."""
+        info = extractor.provenance()
+        spec = self.plan.spec_of.get(name) or self.plan.trailer_frames_of.get(name)
+        if spec is not None and (spec.clip or spec.sampler in ("scene-middle", "shot-clips")):
+            info["sampling"] = {
+                **info.get("sampling", {}),
+                "scene_detector": self.options.scene_detector,
+            }
+        return info
+
+    # -- the two sides of the queue ---------------------------------------------------------------
+
+    def _run(self, work: list[tuple[Trailer, list[str]]], writer: Any, summary: Summary) -> None:
+        items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.options.queue_size)
+        todo: queue.Queue[tuple[Trailer, list[str]] | None] = queue.Queue()
+        for entry in work:
+            todo.put(entry)
+        workers = max(1, self.options.workers)
+        for _ in range(workers):
+            todo.put(None)
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=self._decode_worker,
+                args=(todo, items, stop),
+                daemon=True,
+                name=f"decode-{i}",
+            )
+            for i in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        buffers: dict[FrameSpec, list[tuple[_Trailer, np.ndarray, tuple[float, float]]]] = (
+            defaultdict(list)
+        )
+        audio_buffers: dict[str, list[tuple[_Trailer, np.ndarray, tuple[float, float]]]] = (
+            defaultdict(list)
+        )
+        waiting: list[_Trailer] = []
+        finished_workers = 0
+        try:
+            while finished_workers < workers:
+                kind, payload = items.get()
+                if kind == "end":
+                    finished_workers += 1
+                elif kind == "item":
+                    state, item = payload
+                    if state.error is None:
+                        self._route_item(state, item, buffers)
+                elif kind == "done":
+                    state, decoder = payload
+                    state.decoded = True
+                    if state.error is None:
+                        self._trailer_level(state, decoder, audio_buffers)
+                    waiting.append(state)
+                flush = kind == "done" and len(waiting) >= self.options.max_waiting
+                self._run_batches(buffers, audio_buffers, force=flush)
+                waiting = self._write_ready(waiting, writer, summary)
+            self._run_batches(buffers, audio_buffers, force=True)
+            waiting = self._write_ready(waiting, writer, summary)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
+
+    def _decode_worker(self, todo: queue.Queue, items: queue.Queue, stop: threading.Event) -> None:
+        while not stop.is_set():
+            entry = todo.get()
+            if entry is None:
+                items.put(("end", None))
+                return
+            trailer, features = entry
+            state = _Trailer(trailer, features)
+            decoder = None
+            stage = "probe"
+            try:
+                tick = time.perf_counter()
+                state.info = probe(trailer.path)
+                state.sha256 = _sha256(trailer.path)
+                state.timings["probe"] = time.perf_counter() - tick
+                stage = "decode"
+                names = [f for f in features if not self._missing_audio(state, f)]
+                scene_options = (
+                    {"device": self.options.device}
+                    if self.options.scene_detector == "transnetv2"
+                    else {}
+                )
+                decode_plan = self.plan.decode_plan(
+                    names, self.options.scene_detector, scene_options
+                )
+                decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
+                for item in decoder.items():
+                    if stop.is_set():
+                        return
+                    items.put(("item", (state, item)))
+                for key, seconds in decoder.timings.items():
+                    state.timings[key] += seconds
+            except Exception as error:
+                log.debug("%s failed at %s:\n%s", trailer.id, stage, traceback.format_exc())
+                state.error = (stage, f"{type(error).__name__}: {error}")
+            items.put(("done", (state, decoder)))
+
+    def _missing_audio(self, state: _Trailer, name: str) -> bool:
+        if state.info is not None and not state.info.has_audio and self.plan.needs_audio(name):
+            state.feature_status[name] = NO_AUDIO
+            return True
+        return False
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def _route_item(self, state: _Trailer, item: Any, buffers: dict) -> None:
+        wanted = [n for n in state.features if self.plan.spec_of.get(n) == item.spec]
+        if wanted:
+            buffers[item.spec].append((state, item.data, item.span))
+            state.in_flight += 1
+        if any(self.plan.trailer_frames_of.get(n) == item.spec for n in state.features):
+            state.trailer_frames[item.spec].append((item.data, item.span))
+
+    def _trailer_level(self, state: _Trailer, decoder: TrailerDecoder, audio_buffers: dict) -> None:
+        """At the end of a trailer's decode: cut audio windows, run trailer extractors."""
+        for name in state.features:
+            if name in state.feature_status:
+                continue
+            extractor = self.extractors[name]
+            if name in self.plan.audio_of:
+                request = self.plan.audio_of[name]
+                audio = decoder.audio.get(request.sample_rate)
+                if audio is None or len(audio) == 0:
+                    state.feature_status[name] = NO_AUDIO
+                    continue
+                window = max(1, round(request.window_s * request.sample_rate))
+                for start, stop, span in audio_windows(
+                    len(audio), request.sample_rate, request.window_s, request.hop_s
+                ):
+                    audio_buffers[name].append(
+                        (state, cut_window(audio, start, stop, window), span)
+                    )
+                    state.in_flight += 1
+            elif isinstance(extractor, TrailerExtractor):
+                self._run_trailer_extractor(state, name, extractor, decoder)
+
+    def _run_trailer_extractor(
+        self, state: _Trailer, name: str, extractor: TrailerExtractor, decoder: TrailerDecoder
+    ) -> None:
+        frames = None
+        if name in self.plan.trailer_frames_of:
+            frames = state.trailer_frames.get(self.plan.trailer_frames_of[name], [])
+        audio = None
+        if name in self.plan.trailer_audio_of:
+            audio = decoder.audio.get(self.plan.trailer_audio_of[name])
+        duration = decoder.timeline.duration_s if decoder.timeline else 0.0
+        tick = time.perf_counter()
+        try:
+            rows = extractor.extract_trailer(frames, audio, duration)
+        except MissingInput as error:
+            state.feature_status[name] = f"missing: {error}"
+            return
+        except Exception as error:
+            state.error = ("models", f"{name}: {type(error).__name__}: {error}")
+            return
+        finally:
+            state.timings["models"] += time.perf_counter() - tick
+        state.rows[name] = [
+            (row, tuple(span)) for row, span in zip(rows.values, rows.spans, strict=True)
+        ]
+        state.feature_status[name] = "ok"
+        if rows.texts is not None:
+            state.texts[name] = rows.texts
+
+    def _run_batches(self, buffers: dict, audio_buffers: dict, force: bool) -> None:
+        size = max(1, self.options.batch_size)
+        for spec, buffer in buffers.items():
+            names = [n for n, s in self.plan.spec_of.items() if s == spec]
+            while len(buffer) >= size or (force and buffer):
+                batch, buffer[:] = buffer[:size], buffer[size:]
+                self._apply(names, batch)
+        for name, buffer in audio_buffers.items():
+            while len(buffer) >= size or (force and buffer):
+                batch, buffer[:] = buffer[:size], buffer[size:]
+                self._apply([name], batch)
+
+    def _apply(self, names: list[str], batch: list[tuple[_Trailer, np.ndarray, Any]]) -> None:
+        """Run every extractor consuming this batch; on error, isolate the failing trailers."""
+        for name in names:
+            members = [(s, d, span) for s, d, span in batch if name in s.features]
+            if members:
+                self._apply_one(name, members)
+        for state, _, _ in batch:
+            state.in_flight -= 1
+
+    def _apply_one(self, name: str, members: list[tuple[_Trailer, np.ndarray, Any]]) -> None:
+        extractor = self.extractors[name]
+        assert isinstance(extractor, BatchExtractor)  # FeaturePlan only routes batch extractors
+        tick = time.perf_counter()
+        try:
+            vectors = extractor.extract_batch([data for _, data, _ in members])
+        except Exception:
+            by_trailer: dict[int, list] = defaultdict(list)
+            for member in members:
+                by_trailer[id(member[0])].append(member)
+            if len(by_trailer) > 1:
+                for group in by_trailer.values():
+                    self._apply_one(name, group)
+                return
+            state = members[0][0]
+            state.error = ("models", f"{name}: {traceback.format_exc(limit=1).strip()}")
+            return
+        elapsed = time.perf_counter() - tick
+        for (state, _, span), vector in zip(members, vectors, strict=True):
+            state.rows[name].append((vector, span))
+            state.timings["models"] += elapsed / len(members)
+
+    # -- write -----------------------------------------------------------------------------------
+
+    def _write_ready(
+        self, waiting: list[_Trailer], writer: Any, summary: Summary
+    ) -> list[_Trailer]:
+        still = []
+        wrote = False
+        for state in waiting:
+            if state.in_flight > 0:
+                still.append(state)
+                continue
+            self._write(state, writer, summary)
+            wrote = True
+        if wrote:
+            tick = time.perf_counter()
+            writer.commit()
+            summary.stage_s["write"] += time.perf_counter() - tick
+        return still
+
+    def _write(self, state: _Trailer, writer: Any, summary: Summary) -> None:
+        tick = time.perf_counter()
+        features: dict[str, FeatureRows] = {}
+        if state.error is None:
+            for name in state.features:
+                if str(state.feature_status.get(name, "")).startswith("missing"):
+                    continue
+                dim = self.extractors[name].dim
+                rows = state.rows.get(name, [])
+                values = (
+                    np.stack([v for v, _ in rows]).astype(np.float32)
+                    if rows
+                    else np.zeros((0, dim), np.float32)
+                )
+                spans = np.array([s for _, s in rows], dtype=np.float64).reshape(-1, 2)
+                order = np.argsort(spans[:, 0], kind="stable")
+                texts = state.texts.get(name)
+                features[name] = FeatureRows(
+                    values[order], spans[order], [texts[i] for i in order] if texts else texts
+                )
+                state.feature_status[name] = "ok"
+        try:
+            self._add(state, writer, features)
+        except Exception as error:  # rows the store refuses fail this trailer only
+            state.error = ("write", f"{type(error).__name__}: {error}")
+            self._add(state, writer, {})
+        state.timings["write"] += time.perf_counter() - tick
+        for key, seconds in state.timings.items():
+            summary.stage_s[key] = summary.stage_s.get(key, 0.0) + seconds
+        if state.error is None:
+            summary.ok += 1
+        else:
+            stage, message = state.error
+            summary.failed += 1
+            summary.failures.append((state.trailer.id, stage, message))
+            log.warning("%s failed at %s: %s", state.trailer.id, stage, message)
+        self.on_trailer()
+
+    def _add(self, state: _Trailer, writer: Any, features: dict[str, FeatureRows]) -> None:
+        status = "ok" if state.error is None else "failed"
+        stage, message = state.error if state.error else (None, None)
+        record = self.record_factory(
+            id=state.trailer.id,
+            source_path=str(state.trailer.path),
+            source_sha256=state.sha256,
+            duration_s=state.info.duration_s if state.info else None,
+            status=status,
+            stage=stage,
+            error=message,
+            timings=dict(state.timings),
+            feature_status=self._merged_status(state) if status == "ok" else {},
+        )
+        writer.add(record, features=features)
+
+    def _merged_status(self, state: _Trailer) -> dict[str, str]:
+        """This run's feature statuses over the previous record's (the last record wins, so a run
+        adding one feature must carry the others' status forward)."""
+        previous = last_record(self.store, state.trailer.id)
+        merged = dict(previous.feature_status or {}) if previous is not None else {}
+        if previous is not None and previous.status != "ok":
+            merged = {}
+        merged.update(state.feature_status)
+        return merged
+
+
+def _sha256(path: Any) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,222 @@
+"""`cinefeat extract` end to end into a real store: bad inputs, resume, SIGKILL, labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cinefeat.cli.main import main
+from cinefeat.store import FeatureStore
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def bad_dataset(tmp_path: Path, cuts_video_maker, run_ffmpeg) -> Path:
+    root = tmp_path / "trailers"
+    root.mkdir()
+    good = cuts_video_maker(root / "good one.mp4", ["red", "blue"])
+    (root / "empty.mp4").write_bytes(b"")
+    (root / "text.mp4").write_text("this is not a video\n" * 50)
+    data = good.read_bytes()
+    (root / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    run_ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", str(root / "audio only.mp4"))
+    cuts_video_maker(root / "no audio.mp4", ["white", "black"], audio=False)
+    (root / "日本語").mkdir()
+    cuts_video_maker(root / "日本語" / "half.mp4", ["green"], seconds=0.5)
+    os.symlink(root, root / "日本語" / "loop")
+    return root
+
+
+def test_bad_inputs_each_get_the_exact_outcome(bad_dataset: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store"
+    code, out = invoke(
+        "extract", str(bad_dataset), "--store", str(store_path), "--features", "colorhist", "--json"
+    )
+    assert code == 0, out
+    summary = json.loads(out[out.index("{") :])
+    assert (summary["ok"], summary["failed"], summary["skipped"]) == (3, 4, 0)
+    store = FeatureStore.open(store_path)
+    assert store.ids(status="ok") == ["good one", "no audio", "日本語/half"]
+    failed = {i: store.record(i) for i in store.ids(status="failed")}
+    assert sorted(failed) == ["audio only", "empty", "text", "truncated"]
+    assert all(r.stage == "probe" for r in failed.values())
+    assert "is empty (0 bytes)" in failed["empty"].error
+    assert "not a readable media file" in failed["text"].error
+    assert "not a readable media file" in failed["truncated"].error
+    assert "no video stream (audio)" in failed["audio only"].error
+    assert len(store.get("good one", "colorhist")) == 2
+    assert len(store.get("日本語/half", "colorhist")) == 1
+    assert (
+        store.record("good one").source_sha256
+        == __import__("hashlib").sha256((bad_dataset / "good one.mp4").read_bytes()).hexdigest()
+    )
+    # rerun: everything committed or failed is skipped; --retry-failed retries the 4 failures
+    code, out = invoke(
+        "extract", str(bad_dataset), "--store", str(store_path), "--features", "colorhist", "--json"
+    )
+    assert json.loads(out[out.index("{") :])["skipped"] == 7
+    code, out = invoke(
+        "extract",
+        str(bad_dataset),
+        "--store",
+        str(store_path),
+        "--features",
+        "colorhist",
+        "--json",
+        "--retry-failed",
+    )
+    again = json.loads(out[out.index("{") :])
+    assert (again["failed"], again["skipped"]) == (4, 3)
+
+
+def test_unreadable_file_fails_at_probe(tmp_path: Path, cuts_video_maker, monkeypatch) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    path = cuts_video_maker(root / "locked.mp4", ["red"], audio=False)
+    if os.geteuid() == 0:  # root reads any file: make PyAV see what a user would get
+        import av
+
+        real_open = av.open
+
+        def denying_open(file, *args, **kwargs):
+            if str(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(av, "open", denying_open)
+    else:
+        path.chmod(0)
+    code, _ = invoke(
+        "extract", str(root), "--store", str(tmp_path / "s"), "--features", "colorhist", "--json"
+    )
+    assert code == 1  # everything failed
+    record = FeatureStore.open(tmp_path / "s").record("locked")
+    assert (record.status, record.stage) == ("failed", "probe")
+    assert "permission denied" in record.error
+
+
+def test_id_collision_is_a_clear_error(tmp_path: Path, cuts_video_maker) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    cuts_video_maker(root / "a.mp4", ["red"], audio=False)
+    (root / "a.mkv").write_bytes((root / "a.mp4").read_bytes())
+    code, out = invoke(
+        "extract", str(root), "--store", str(tmp_path / "s"), "--features", "colorhist"
+    )
+    assert code == 1
+    assert "a.mkv and" in out and "a.mp4 both map to trailer id 'a'" in out
+
+
+def test_unknown_feature_and_option_errors_name_the_choices(tmp_path: Path) -> None:
+    code, out = invoke(
+        "extract", str(tmp_path), "--store", str(tmp_path / "s"), "--features", "nope"
+    )
+    assert code == 2 and "choose from:" in out and "colorhist" in out
+    code, out = invoke(
+        "extract",
+        str(tmp_path),
+        "--store",
+        str(tmp_path / "s"),
+        "--features",
+        "colorhist",
+        "--option",
+        "colorhist.bins=3",
+    )
+    assert code == 1 and "valid: sampler, hue_bins" in out
+
+
+def test_labels_options_and_limit(tmp_path: Path, cuts_video_maker) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for name in ("a", "b", "c"):
+        cuts_video_maker(root / f"{name}.mp4", ["red", "blue"], audio=False)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,genres\na.mp4,Drama|Horror\nb.mp4,Comedy\nc.mp4,Drama\n")
+    code, out = invoke(
+        "extract",
+        str(root),
+        "--store",
+        str(tmp_path / "s"),
+        "--features",
+        "colorhist",
+        "--labels",
+        str(labels),
+        "--limit",
+        "2",
+        "--option",
+        "colorhist.hue_bins=2",
+        "--option",
+        "colorhist.sampler=every-k",
+    )
+    assert code == 0, out
+    store = FeatureStore.open(tmp_path / "s")
+    assert store.ids() == ["a", "b"]
+    assert store.provenance("colorhist")["dim"] == 32
+    assert len(store.get("a", "colorhist")) == 5  # 50 frames, every 12th
+    names, multi_hot = store.labels()
+    assert names == ["Comedy", "Drama", "Horror"]
+    assert multi_hot["a"].tolist() == [0, 1, 1]
+
+
+def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path: Path, cuts_video_maker) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    first = cuts_video_maker(root / "t00.mp4", ["red", "blue", "white"], audio=False)
+    for i in range(1, 40):
+        (root / f"t{i:02d}.mp4").write_bytes(first.read_bytes())
+    store_path = tmp_path / "s"
+    command = [
+        sys.executable,
+        "-m",
+        "cinefeat.cli.main",
+        "--quiet",
+        "extract",
+        str(root),
+        "--store",
+        str(store_path),
+        "--features",
+        "colorhist",
+        "--batch-size",
+        "1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    committed = 0
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        if (store_path / "zarr.json").exists():
+            try:
+                committed = len(FeatureStore.open(store_path).ids())
+            except Exception:
+                continue
+            if committed >= 5:
+                break
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 5 <= committed < 40
+    _, out = invoke(
+        "extract", str(root), "--store", str(store_path), "--features", "colorhist", "--json"
+    )
+    summary = json.loads(out[out.index("{") :])
+    store = FeatureStore.open(store_path)
+    assert store.ids(status="ok") == [f"t{i:02d}" for i in range(40)]
+    assert summary["ok"] + summary["skipped"] == 40 and summary["skipped"] >= committed
+    entries = sum(len(p.ids) for _, p in store.index.feature_parts("colorhist"))
+    assert entries == 40  # each (id, feature) exactly once over all parts
+    assert set(store.lengths("colorhist").values()) == {3}
+    values, spans, _ = store.load_feature("colorhist")
+    assert values.shape == (120, 128) and np.all(spans[:, 1] > spans[:, 0])
