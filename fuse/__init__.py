@@ -1,1 +1,7 @@
-"""Classifier heads over stored feature sequences: training, evaluation, splits, reports."""
+"""Classifier heads over stored feature sequences: training, evaluation, splits, reports.
+
+Layout (one concept per module): `heads/` (registry + one module per head), `data` (padded
+tensors, standardisation, prefetch), `store_data` (store -> tensors), `splits`, `train`,
+`metrics`, `report`, `late_fusion`, `tune`, `checkpoint`, `predict`, `mulan` and
+`synthetic_tasks` (checks), `cli`. Base install only: never imports `cinefeat.extract`.
+"""

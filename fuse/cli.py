@@ -1,7 +1,394 @@
-"""`cinefeat` subcommands of the fuse component (mounted by cinefeat.cli.main)."""
+"""`cinefeat train | evaluate | tune | split` (mounted by cinefeat.cli.main).
+
+Choices come from the registries (`--head` from `HEADS`); every option maps to a field of
+`TrainConfig`, `DataOptions` or the head's config dataclass (`--set KEY=VALUE`).
+"""
 
 from __future__ import annotations
 
-import click
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+import numpy as np
+
+from cinefeat.fuse.heads import HEADS, Head, HeadConfigError
+
+DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
+
+
+def _open_store(path: str) -> Any:
+    from cinefeat.store import FeatureStore
+
+    try:
+        return FeatureStore.open(path)
+    except Exception as error:  # NotAStoreError and friends: show the store's own message
+        raise click.ClickException(str(error)) from error
+
+
+def _data_options(function: Callable) -> Callable:
+    options = [
+        click.option(
+            "--features", required=True, help="Comma-separated store features, e.g. clip,audiotag."
+        ),
+        click.option(
+            "--split",
+            "split_name",
+            default=None,
+            help="Named split in the store (default sorted-id).",
+        ),
+        click.option(
+            "--split-file",
+            type=click.Path(exists=True, dir_okay=False),
+            default=None,
+            help="JSON {train,val,test} or CSV id,subset instead of a stored split.",
+        ),
+        click.option(
+            "--max-len",
+            default="whisker",
+            show_default=True,
+            help="'whisker' (Q3+1.5 IQR of train lengths) or clip=216,ocr=64,...",
+        ),
+        click.option("--average", default="", help="Features to average over time, e.g. ocr,asr."),
+        click.option(
+            "--top-labels", type=int, default=None, help="Keep the K most frequent labels."
+        ),
+        click.option(
+            "--duration-filter",
+            is_flag=True,
+            help="Drop trailers outside Q1-1.5 IQR .. Q3+1.5 IQR of duration.",
+        ),
+        click.option(
+            "--normalize/--no-normalize",
+            default=True,
+            show_default=True,
+            help="Standardise each feature with train-split statistics.",
+        ),
+        click.option("--epochs", type=int, default=50, show_default=True),
+        click.option("--lr", type=float, default=1e-5, show_default=True),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option(
+            "--optimizer", type=click.Choice(["adam", "adamw"]), default="adam", show_default=True
+        ),
+        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option(
+            "--pos-weight",
+            type=float,
+            default=0.25,
+            show_default=True,
+            help="BCE weight of positive labels (0.25 in Sulun et al.).",
+        ),
+        click.option(
+            "--patience",
+            type=int,
+            default=10,
+            show_default=True,
+            help="Epochs without a better validation macro AP before stopping.",
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
+        ),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--set",
+            "head_sets",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Head config field, e.g. --set d_model=128 (see docs/heads/).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _options(kwargs: dict[str, Any]):
+    from cinefeat.fuse.runs import DataOptions, parse_assignments, split_list, train_config
+    from cinefeat.fuse.store_data import parse_max_len
+
+    data = DataOptions(
+        features=split_list(kwargs["features"]),
+        split=kwargs["split_name"],
+        split_file=kwargs["split_file"],
+        max_len=parse_max_len(kwargs["max_len"]),
+        average=split_list(kwargs["average"]),
+        top_k=kwargs["top_labels"],
+        duration_filter=kwargs["duration_filter"],
+        normalize=kwargs["normalize"],
+    )
+    unknown = [f for f in data.average if f not in data.features]
+    if unknown:
+        raise click.ClickException(f"--average {unknown} must also be listed in --features")
+    config = train_config(**kwargs)
+    return data, config, parse_assignments(kwargs["head_sets"])
+
+
+def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(result, indent=2) if as_json else text)
+
+
+@click.command("train")
+@click.argument("store_path", metavar="STORE")
+@click.option("--head", "head_name", type=click.Choice(sorted(HEADS)), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@_data_options
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def train_command(
+    store_path: str, head_name: str, out_dir: str, resume: bool, as_json: bool, **kwargs: Any
+) -> None:
+    """Train a head on STORE features; the best epoch's head is saved in --out."""
+    from cinefeat.fuse.runs import load_split, train_head
+
+    store = _open_store(store_path)
+    try:
+        data_options, config, head_options = _options(kwargs)
+        data = load_split(store, data_options)
+        _, result = train_head(
+            store, data, data_options, head_name, head_options, config, out_dir, resume
+        )
+    except (HeadConfigError, ValueError, KeyError) as error:
+        raise click.ClickException(str(error)) from error
+    summary = {
+        "out": out_dir,
+        "head": head_name,
+        "best_val_ap_macro": result.best_val_ap,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+    }
+    _echo(
+        summary,
+        as_json,
+        f"{head_name}: best validation macro AP {result.best_val_ap:.4f} "
+        f"(epoch {result.best_epoch}); saved to {out_dir}",
+    )
+
+
+def _head_data(store: Any, head: Head, split_name: str | None, split_file: str | None):
+    """The evaluation data of a trained head: its features, lengths, averaging and labels."""
+    from cinefeat.fuse.store_data import load_padded, select
+
+    max_len = {spec.name: spec.max_len for spec in head.features}
+    selection = select(store, head.feature_names, split_name, split_file, max_len)
+    store_labels, _ = store.labels()
+    missing = [n for n in head.label_names if n not in store_labels]
+    if missing:
+        raise click.ClickException(f"the store has no labels {missing} that the head predicts")
+    selection.label_columns = [store_labels.index(n) for n in head.label_names]
+    selection.label_names = list(head.label_names)
+    for spec in head.features:
+        if spec.averaged:
+            selection.max_len[spec.name] = max(selection.max_len[spec.name], 1)
+    ids = [t for s in ("val", "test") for t in selection.split[s]]
+    data = load_padded(store, head.feature_names, ids, selection, head.average)
+    return data.select_ids(selection.split["val"]), data.select_ids(selection.split["test"])
+
+
+@click.command("evaluate")
+@click.argument("store_path", metavar="STORE")
+@click.option(
+    "--head",
+    "head_dirs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True),
+    help="A trained head folder; repeat to report mean +- std over several runs.",
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--split", "split_name", default=None)
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--late-fusion",
+    is_flag=True,
+    help="Fuse exactly two heads (weight picked on validation, step 0.01; HT-FA).",
+)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def evaluate_command(
+    store_path: str,
+    head_dirs: tuple[str, ...],
+    out_dir: str,
+    split_name: str | None,
+    split_file: str | None,
+    late_fusion: bool,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Evaluate trained heads on the test split: report.md, metrics.json, PNG plots."""
+    from cinefeat.fuse.late_fusion import fuse, pick_weight
+    from cinefeat.fuse.metrics import evaluate
+    from cinefeat.fuse.report import write_report, write_summary
+    from cinefeat.fuse.train import predict_proba
+
+    store = _open_store(store_path)
+    if late_fusion and len(head_dirs) != 2:
+        raise click.ClickException("--late-fusion needs exactly two --head folders")
+    runs: dict[str, dict[str, float]] = {}
+    outputs = {}
+    try:
+        for head_dir in head_dirs:
+            head = Head.from_pretrained(head_dir, device)
+            val, test = _head_data(store, head, split_name, split_file)
+            if len(test) == 0:
+                raise click.ClickException(
+                    "the test split is empty; choose --split with a test set"
+                )
+            scores = predict_proba(head, test)
+            outputs[head_dir] = (
+                head,
+                predict_proba(head, val) if late_fusion else None,
+                scores,
+                test.labels.numpy(),
+                val.labels.numpy(),
+            )
+            result = evaluate(test.labels.numpy(), scores, head.label_names)
+            folder = Path(out_dir) / Path(head_dir).name if len(head_dirs) > 1 else Path(out_dir)
+            write_report(
+                folder,
+                result,
+                test.labels.numpy(),
+                scores,
+                head.label_names,
+                title=f"{head.name} on {store_path}",
+                context={"head": head_dir},
+            )
+            runs[head_dir] = result.summary
+    except (ValueError, KeyError) as error:
+        raise click.ClickException(str(error)) from error
+    answer: dict[str, Any] = {"runs": runs}
+    if late_fusion:
+        (head_a, val_a, test_a, y_test, y_val), (head_b, val_b, test_b, _, _) = outputs.values()
+        if head_a.label_names != head_b.label_names:
+            raise click.ClickException("late fusion needs two heads with the same labels")
+        weight = pick_weight(val_a, val_b, y_val)
+        fused = fuse(test_a, test_b, weight)
+        result = evaluate(y_test, fused, head_a.label_names)
+        write_report(
+            Path(out_dir) / "late-fusion",
+            result,
+            y_test,
+            fused,
+            head_a.label_names,
+            title="Late fusion",
+            context={"weight of first head": weight},
+        )
+        answer["late_fusion"] = {"weight": weight, **result.summary}
+    if len(head_dirs) > 1:
+        write_summary(out_dir, runs)
+    lines = [f"{name}: macro AP {summary['ap_macro']:.4f}" for name, summary in runs.items()]
+    if late_fusion:
+        lines.append(
+            f"late fusion (w={answer['late_fusion']['weight']:.2f}): macro AP "
+            f"{answer['late_fusion']['ap_macro']:.4f}"
+        )
+    _echo(answer, as_json, "\n".join(lines) + f"\nreport in {out_dir}")
+
+
+@click.command("tune")
+@click.argument("store_path", metavar="STORE")
+@click.option("--head", "head_name", type=click.Choice(sorted(HEADS)), required=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--grid",
+    "grid_items",
+    multiple=True,
+    required=True,
+    metavar="KEY=V1,V2",
+    help="A grid axis, e.g. --grid lr=1e-5,1e-4 --grid d_model=128,256.",
+)
+@_data_options
+@click.option("--json", "as_json", is_flag=True)
+def tune_command(
+    store_path: str,
+    head_name: str,
+    out_dir: str,
+    grid_items: tuple[str, ...],
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Grid search; the run with the best validation macro AP is copied to OUT/best."""
+    from cinefeat.fuse.runs import load_split
+    from cinefeat.fuse.tune import parse_grid, run_grid
+
+    store = _open_store(store_path)
+    try:
+        data_options, config, head_options = _options(kwargs)
+        grid = parse_grid(list(grid_items))
+        data = load_split(store, data_options)
+        summary = run_grid(
+            store, data, data_options, head_name, head_options, config, grid, out_dir
+        )
+    except (HeadConfigError, ValueError, KeyError) as error:
+        raise click.ClickException(str(error)) from error
+    best = summary["best"]
+    _echo(
+        summary,
+        as_json,
+        f"best {best['params']}: validation macro AP "
+        f"{best['val_ap_macro']:.4f} -> {Path(out_dir) / 'best'}",
+    )
+
+
+@click.command("split")
+@click.argument("store_path", metavar="STORE")
+@click.option("--kind", type=click.Choice(["sorted-id", "stratified", "file"]), required=True)
+@click.option("--name", default=None, help="Split name (default: derived from --kind).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Stratified: one split per seed.")
+@click.option("--folds", type=int, default=None, help="Stratified: k folds instead of 70/10/20.")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--top-labels", type=int, default=None, help="Stratify on the K most frequent labels."
+)
+@click.option("--duration-filter", is_flag=True, help="Only trailers with inlier durations.")
+@click.option("--json", "as_json", is_flag=True)
+def split_command(
+    store_path: str,
+    kind: str,
+    name: str | None,
+    seeds: str,
+    folds: int | None,
+    split_file: str | None,
+    top_labels: int | None,
+    duration_filter: bool,
+    as_json: bool,
+) -> None:
+    """Make named train/val/test splits of the labelled trailers and store them."""
+    from cinefeat.fuse import splits as S
+
+    store = _open_store(store_path)
+    label_names, labels = store.labels()
+    if not labels:
+        raise click.ClickException("the store has no labels; add them before splitting")
+    ids = sorted(labels)
+    try:
+        if duration_filter:
+            durations = {t: store.record(t).duration_s for t in ids if t in store}
+            ids = sorted(S.duration_inliers({t: d for t, d in durations.items() if d})[0])
+        matrix = np.stack([labels[t] for t in ids])
+        if top_labels:
+            matrix = matrix[:, S.top_labels(label_names, matrix, top_labels)]
+        made: dict[str, S.Split] = {}
+        if kind == "sorted-id":
+            made[name or "sorted-id"] = S.sorted_id_split(ids)
+        elif kind == "file":
+            if not split_file:
+                raise click.ClickException("--kind file needs --split-file PATH")
+            made[name or Path(split_file).stem] = S.read_split_file(split_file)
+        else:
+            for seed in [int(s) for s in seeds.split(",")]:
+                if folds:
+                    for i, split in enumerate(S.stratified_folds(ids, matrix, folds, seed)):
+                        made[f"{name or 'stratified'}-k{folds}-s{seed}-f{i}"] = split
+                else:
+                    made[f"{name or 'stratified'}-s{seed}"] = S.stratified_split(ids, matrix, seed)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    for split_name, split in made.items():
+        store.set_split(split_name, split)
+    sizes = {n: {s: len(v) for s, v in split.items()} for n, split in made.items()}
+    _echo(sizes, as_json, "\n".join(f"{n}: {s}" for n, s in sizes.items()))
+
+
+COMMANDS: list[click.Command] = [train_command, evaluate_command, tune_command, split_command]

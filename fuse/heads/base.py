@@ -1,0 +1,198 @@
+"""The heads contract: `Head`, its config dataclass, the feature description and mask helpers.
+
+Every head maps `inputs: {feature: (B, L, d)}` plus `masks: {feature: (B, L) bool, True = real
+step}` to logits `(B, C)`, via `embed(...) -> (B, D)` and a final `classifier`. None of the
+published trailer codes masks padding; every head here does, so a trailer's prediction never
+depends on how long the other trailers of its batch are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+class HeadConfigError(ValueError):
+    """A head configuration or input that cannot work; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One input feature of a head: name, vector size, padded length, whether it was averaged.
+
+    `averaged` features arrive as one vector (L = 1); sequence heads treat them differently (the
+    multi-transformer passes them through a Linear instead of an encoder).
+    """
+
+    name: str
+    dim: int
+    max_len: int
+    averaged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class HeadConfig:
+    """Base of every head's hyper-parameters; subclasses add fields with the paper's defaults."""
+
+    dropout: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> HeadConfig:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise HeadConfigError(
+                f"unknown option(s) {unknown} for {cls.__name__}; valid: {sorted(known)}"
+            )
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> HeadConfig:
+        """A copy with string values (from the command line) cast to each field's type."""
+        current = self.to_dict()
+        cast: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key not in current:
+                raise HeadConfigError(
+                    f"unknown option {key!r} for {type(self).__name__}; valid: {sorted(current)}"
+                )
+            kind = type(current[key])
+            if isinstance(value, str) and kind is bool:
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise HeadConfigError(f"option {key!r} takes true or false, not {value!r}")
+                cast[key] = value.lower() in ("true", "1")
+            elif isinstance(value, str) and kind is not str:
+                try:
+                    cast[key] = kind(value)
+                except ValueError as error:
+                    raise HeadConfigError(
+                        f"option {key!r} needs a {kind.__name__}, not {value!r}"
+                    ) from error
+            else:
+                cast[key] = value
+        return dataclasses.replace(self, **cast)
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean over real steps `(B, L, d) -> (B, d)`; an all-padding row gives zeros, not NaN."""
+    total = zero_padding(values, mask).sum(dim=1)
+    count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(total.dtype)
+    return total / count
+
+
+def zero_padding(values: Tensor, mask: Tensor) -> Tensor:
+    """Padded steps set to 0, so that NaN/inf padding cannot leak through `0 * x` products."""
+    return torch.where(mask.unsqueeze(-1), values, torch.zeros((), dtype=values.dtype))
+
+
+def present(mask: Tensor) -> Tensor:
+    """(B,) True where the trailer has at least one real step of this feature (not missing)."""
+    return mask.any(dim=1)
+
+
+class Head(nn.Module):
+    """Base class: `forward = classifier(embed(...))`; subclasses build `embed` and `classifier`.
+
+    `label_names`, `features`, `provenance` and `normalization` travel with the weights
+    (`save_pretrained` / `from_pretrained` in `cinefeat.fuse.checkpoint`), so a folder is enough
+    to predict on new trailers.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[HeadConfig]]
+    stages: ClassVar[tuple[str, ...]] = ("train",)
+
+    def __init__(self, config: HeadConfig, features: list[FeatureSpec], label_names: list[str]):
+        super().__init__()
+        if not features:
+            raise HeadConfigError("a head needs at least one feature: pass --features clip,...")
+        if not label_names:
+            raise HeadConfigError("a head needs at least one label: set labels in the store")
+        self.config = config
+        self.features = list(features)
+        self.label_names = list(label_names)
+        self.provenance: dict[str, Any] = {}
+        self.normalization: dict[str, tuple[Tensor, Tensor]] = {}
+        self.average: list[str] = [f.name for f in features if f.averaged]
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
+        return self.classifier(self.embed(inputs, masks))
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the self-describing folder (see `cinefeat.fuse.checkpoint`)."""
+        from cinefeat.fuse.checkpoint import save_head
+
+        return save_head(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> Head:
+        """Load any head folder; on a subclass, also check the folder holds that head."""
+        from cinefeat.fuse.checkpoint import CheckpointError, load_head
+
+        head = load_head(folder, device)
+        if cls is not Head and not isinstance(head, cls):
+            raise CheckpointError(f"{folder} holds a {head.name!r} head, not {cls.name!r}")
+        return head
+
+    # --- hooks the training loop calls; heads with special training override them ------------
+    def begin_stage(self, stage: str) -> None:
+        """Called before each training stage (multi-stage heads freeze parts here)."""
+
+    def training_view(
+        self, inputs: dict[str, Tensor], masks: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """What the head sees of a training batch (e.g. one random window); default: all of it."""
+        return inputs, masks
+
+    def loss(
+        self,
+        inputs: dict[str, Tensor],
+        masks: dict[str, Tensor],
+        labels: Tensor,
+        criterion: Callable[[Tensor, Tensor], Tensor],
+    ) -> Tensor:
+        return criterion(self(inputs, masks), labels)
+
+    def predict_proba(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
+        """Probabilities (B, C) at evaluation time (window-averaging heads override this)."""
+        return torch.sigmoid(self(inputs, masks).float())
+
+    def check_inputs(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> None:
+        missing = [f.name for f in self.features if f.name not in inputs or f.name not in masks]
+        if missing:
+            raise HeadConfigError(
+                f"head {self.name!r} was trained on {self.feature_names}; inputs lack {missing}"
+            )
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, dropout: float) -> nn.Sequential:
+    """`layers` hidden Linear+ReLU+Dropout blocks then a Linear (layers=0: a single Linear)."""
+    blocks: list[nn.Module] = []
+    size = in_dim
+    for _ in range(layers):
+        blocks += [nn.Linear(size, hidden), nn.ReLU(), nn.Dropout(dropout)]
+        size = hidden
+    blocks.append(nn.Linear(size, out_dim))
+    return nn.Sequential(*blocks)

@@ -1,0 +1,94 @@
+"""`hierarchical`: the second-level transformer of Cai et al. (hierarchical trailer model).
+
+Neighbouring vectors that say the same thing (cosine similarity > t, default 0.6) are merged by
+max-pooling first ("feature compression"), which shortens long, repetitive sequences; then a
+Linear to 160, fixed sinusoidal positions, 6 encoder layers (8 heads, feed-forward 4d), a masked
+mean over time and a Linear. Several features are compressed and projected separately and then
+concatenated in time. Their HT-FA combines two such heads by late fusion (`late_fusion.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, zero_padding
+from cinefeat.fuse.heads.encoders import encode, sinusoidal_positions, transformer
+from cinefeat.fuse.heads.registry import register_head
+
+
+@dataclass
+class HierarchicalConfig(HeadConfig):
+    d_model: int = 160
+    heads: int = 8
+    layers: int = 6
+    ff_mult: int = 4
+    merge_threshold: float = 0.6
+    dropout: float = 0.1
+
+
+def compress(values: Tensor, mask: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
+    """Merge runs of neighbouring real steps with cosine similarity > threshold by max-pooling.
+
+    Returns left-aligned groups `(B, G, d)` and their mask; a padding step always ends a run, so
+    padded values never enter a group.
+    """
+    batch, length, dim = values.shape
+    if length == 0:
+        return values, mask
+    clean = zero_padding(values, mask)
+    similar = F.cosine_similarity(clean[:, 1:], clean[:, :-1], dim=-1) > threshold
+    continues = torch.zeros_like(mask)
+    continues[:, 1:] = similar & mask[:, :-1]
+    starts = mask & ~continues
+    group = starts.long().cumsum(dim=1) - 1
+    groups = int(starts.sum(dim=1).max().item()) if mask.any() else 0
+    index = torch.where(mask, group, torch.full_like(group, length))  # padding -> dump slot
+    pooled = torch.full(
+        (batch, length + 1, dim), float("-inf"), dtype=values.dtype, device=values.device
+    )
+    pooled = pooled.scatter_reduce(
+        1, index.unsqueeze(-1).expand(-1, -1, dim), clean, reduce="amax", include_self=True
+    )
+    new_mask = torch.arange(length, device=mask.device) < starts.sum(dim=1, keepdim=True)
+    new_mask = new_mask[:, : max(groups, 1)]
+    pooled = zero_padding(pooled[:, : max(groups, 1)], new_mask)
+    return pooled, new_mask
+
+
+@register_head
+class HierarchicalHead(Head):
+    name = "hierarchical"
+    config_class = HierarchicalConfig
+
+    def __init__(
+        self, config: HierarchicalConfig, features: list[FeatureSpec], label_names: list[str]
+    ):
+        super().__init__(config, features, label_names)
+        d = config.d_model
+        self.project = nn.ModuleDict({f.name: nn.Linear(f.dim, d) for f in features})
+        self.encoder = transformer(d, config.heads, config.layers, config.dropout, config.ff_mult)
+        self.embed_dim = d
+        self.classifier = nn.Linear(d, self.num_labels)
+
+    def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
+        self.check_inputs(inputs, masks)
+        tokens, real = [], []
+        for spec in self.features:
+            values, mask = compress(
+                inputs[spec.name], masks[spec.name], self.config.merge_threshold
+            )
+            projected = self.project[spec.name](values)
+            table = sinusoidal_positions(values.shape[1], projected.shape[-1], values.device)
+            tokens.append(projected + table.to(projected.dtype))
+            real.append(mask)
+        sequence, real_steps = torch.cat(tokens, dim=1), torch.cat(real, dim=1)
+        # A trailer with no real step at all attends to one zero token instead of producing NaN.
+        real_steps = real_steps.clone()
+        real_steps[:, 0] |= ~real_steps.any(dim=1)
+        encoded = encode(self.encoder, sequence, real_steps)
+        weights = real_steps.unsqueeze(-1).to(encoded.dtype)
+        return (encoded * weights).sum(dim=1) / weights.sum(dim=1)

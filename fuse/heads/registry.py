@@ -1,0 +1,35 @@
+"""`HEADS`, `register_head`, `build_head`: heads by name, as the CLI and checkpoints name them."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
+
+HEADS: dict[str, type[Head]] = {}
+
+H = TypeVar("H", bound=type[Head])
+
+
+def register_head(cls: H) -> H:
+    if cls.name in HEADS:
+        raise HeadConfigError(f"head name {cls.name!r} is registered twice")
+    HEADS[cls.name] = cls
+    return cls
+
+
+def build_head(
+    name: str,
+    features: list[FeatureSpec],
+    label_names: list[str],
+    config: HeadConfig | dict[str, Any] | None = None,
+) -> Head:
+    """A freshly initialised head; `config` may be a dict of overrides (strings are cast)."""
+    if name not in HEADS:
+        raise HeadConfigError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
+    cls = HEADS[name]
+    if config is None:
+        config = cls.config_class()
+    elif isinstance(config, dict):
+        config = cls.config_class().replace(**config)
+    return cls(config, features, label_names)

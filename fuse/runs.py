@@ -1,0 +1,94 @@
+"""One training run from a store, as `cinefeat train` and `cinefeat tune` both need it.
+
+Order matters for reproducibility: seed, then load, then build the head (its initial weights
+come from the seeded generator), then train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cinefeat.fuse.data import PaddedFeatures, fit_normalization
+from cinefeat.fuse.heads import Head, build_head
+from cinefeat.fuse.store_data import StoreSelection, feature_specs, load_padded, provenance, select
+from cinefeat.fuse.train import TrainConfig, TrainResult, fit, seed_everything
+
+
+@dataclass
+class DataOptions:
+    features: list[str]
+    split: str | None = None
+    split_file: str | None = None
+    max_len: dict[str, int] | str = "whisker"
+    average: list[str] = field(default_factory=list)
+    top_k: int | None = None
+    duration_filter: bool = False
+    normalize: bool = True
+
+
+@dataclass
+class LoadedSplit:
+    selection: StoreSelection
+    train: PaddedFeatures
+    val: PaddedFeatures
+    test: PaddedFeatures
+
+
+def load_split(store: Any, options: DataOptions) -> LoadedSplit:
+    selection = select(
+        store,
+        options.features,
+        options.split,
+        options.split_file,
+        options.max_len,
+        options.top_k,
+        options.duration_filter,
+    )
+    ids = [t for subset in ("train", "val", "test") for t in selection.split[subset]]
+    everything = load_padded(store, options.features, ids, selection, options.average)
+    parts = [everything.select_ids(selection.split[s]) for s in ("train", "val", "test")]
+    return LoadedSplit(selection, *parts)
+
+
+def train_head(
+    store: Any,
+    data: LoadedSplit,
+    options: DataOptions,
+    head_name: str,
+    head_options: dict[str, Any],
+    config: TrainConfig,
+    out_dir: str | Path | None,
+    resume: bool = False,
+) -> tuple[Head, TrainResult]:
+    seed_everything(config.seed)
+    specs = feature_specs(data.train, options.average, data.selection.max_len)
+    head = build_head(head_name, specs, data.selection.label_names, head_options)
+    if options.normalize:
+        head.normalization = fit_normalization(data.train)
+    head.provenance = provenance(store, options.features, options.split or options.split_file)
+    result = fit(head, data.train, data.val, config, out_dir, resume=resume)
+    return head, result
+
+
+def train_config(**values: Any) -> TrainConfig:
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in values.items() if k in known and v is not None})
+
+
+def split_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings (from --set) -> dict."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"{item!r} must be KEY=VALUE, e.g. --set d_model=128")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out

@@ -1,0 +1,150 @@
+"""From a feature store to `PaddedFeatures`: feature selection, lengths, labels, splits.
+
+Reads each feature in one pass (`FeatureStore.load_feature`) instead of one read per trailer,
+which is what keeps the data loader's share of a training step small. A trailer that lacks a
+feature (no audio stream, extraction failed) gets zero rows for it: the masks say so, and heads
+such as `gated` are built to cope.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cinefeat.fuse.data import DataError, PaddedFeatures
+from cinefeat.fuse.heads import FeatureSpec
+from cinefeat.fuse.splits import SUBSETS, Split, duration_inliers, read_split_file, top_labels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StoreSelection:
+    """What a training run reads from a store: ids per subset, labels kept, lengths."""
+
+    split: Split
+    label_names: list[str]
+    label_columns: list[int]
+    labels: dict[str, np.ndarray]
+    max_len: dict[str, int]
+
+
+def parse_max_len(text: str | None) -> dict[str, int] | str:
+    """`--max-len whisker` (default) or `--max-len clip=216,ocr=64`."""
+    if text is None or text == "whisker":
+        return "whisker"
+    lengths = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            raise DataError(f"--max-len item {item!r} must be FEATURE=INT, e.g. clip=216")
+        lengths[name.strip()] = int(value)
+    return lengths
+
+
+def select(
+    store: Any,
+    features: Sequence[str],
+    split_name: str | None = None,
+    split_file: str | None = None,
+    max_len: Mapping[str, int] | str = "whisker",
+    top_k: int | None = None,
+    duration_filter: bool = False,
+) -> StoreSelection:
+    from cinefeat.store.data import whisker_length
+
+    unknown = [f for f in features if f not in store.features()]
+    if unknown:
+        raise DataError(f"features {unknown} are not in the store (it has {store.features()})")
+    label_names, labels = store.labels()
+    if not label_names:
+        raise DataError("the store has no labels: add them with `cinefeat store labels ...`")
+    if split_file:
+        split = read_split_file(split_file)
+    else:
+        splits = store.splits()
+        if not splits:
+            raise DataError("the store has no split: make one with `cinefeat split STORE ...`")
+        name = split_name or ("sorted-id" if "sorted-id" in splits else sorted(splits)[0])
+        if name not in splits:
+            raise DataError(f"split {name!r} is not in the store; it has {sorted(splits)}")
+        split = {s: list(splits[name].get(s, [])) for s in SUBSETS}
+    keep = set(labels)
+    if duration_filter:
+        durations = {
+            t: store.record(t).duration_s for t in keep if store.record(t).duration_s is not None
+        }
+        kept, (low, high) = duration_inliers(durations)
+        log.info(
+            "duration filter keeps %d of %d (%.1f s .. %.1f s)", len(kept), len(keep), low, high
+        )
+        keep = set(kept)
+    split = {s: [t for t in ids if t in keep] for s, ids in split.items()}
+    columns = list(range(len(label_names)))
+    if top_k:
+        train_labels = np.stack([labels[t] for t in split["train"]]) if split["train"] else None
+        if train_labels is None:
+            raise DataError("the training split is empty after filtering")
+        columns = top_labels(label_names, train_labels, top_k)
+    lengths: dict[str, int] = {}
+    for feature in features:
+        if isinstance(max_len, Mapping) and feature in max_len:
+            lengths[feature] = int(max_len[feature])
+        else:
+            per_id = store.lengths(feature)
+            lengths[feature] = whisker_length([per_id.get(t, 0) for t in split["train"]])
+    return StoreSelection(
+        split=split,
+        label_names=[label_names[c] for c in columns],
+        label_columns=columns,
+        labels=labels,
+        max_len=lengths,
+    )
+
+
+def load_padded(
+    store: Any,
+    features: Sequence[str],
+    ids: Sequence[str],
+    selection: StoreSelection,
+    average: Sequence[str] = (),
+) -> PaddedFeatures:
+    sequences: dict[str, list[np.ndarray]] = {}
+    for feature in features:
+        values, _, offsets = store.load_feature(feature)
+        empty = np.zeros((0, values.shape[1]), dtype=values.dtype)
+        missing = [t for t in ids if t not in offsets]
+        if missing:
+            log.warning("%d trailers have no %r rows; they count as empty", len(missing), feature)
+        sequences[feature] = [
+            values[offsets[t][0] : offsets[t][1]] if t in offsets else empty for t in ids
+        ]
+    labels = (
+        np.stack([selection.labels[t][selection.label_columns] for t in ids])
+        if ids
+        else (np.zeros((0, len(selection.label_columns))))
+    )
+    return PaddedFeatures.from_sequences(sequences, labels, ids, selection.max_len, average)
+
+
+def feature_specs(
+    data: PaddedFeatures, average: Sequence[str], max_len: Mapping[str, int]
+) -> list[FeatureSpec]:
+    return [
+        FeatureSpec(
+            name, int(values.shape[-1]), 1 if name in average else max_len[name], name in average
+        )
+        for name, values in data.values.items()
+    ]
+
+
+def provenance(store: Any, features: Sequence[str], split: str | None) -> dict[str, Any]:
+    return {
+        "store": str(getattr(store, "path", store)),
+        "split": split,
+        "features": {f: store.provenance(f) for f in features},
+    }

@@ -1,0 +1,70 @@
+"""Splits: MovieNet's sorted-id sizes, stratification quality, split files, filters."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cinefeat.fuse.splits import (
+    SplitError,
+    duration_inliers,
+    read_split_file,
+    sorted_id_split,
+    stratified_folds,
+    stratified_split,
+    top_labels,
+)
+
+
+def test_sorted_id_split_reproduces_movienet_sizes() -> None:
+    ids = [f"{i:06d}" for i in range(26412)][::-1]
+    split = sorted_id_split(ids)
+    assert [len(split[s]) for s in ("train", "val", "test")] == [18488, 2642, 5282]
+    assert split["train"][0] == "000000" and split["test"][-1] == "026411"
+
+
+def test_stratified_split_keeps_rare_label_proportions() -> None:
+    rng = np.random.default_rng(0)
+    labels = (rng.random((1000, 5)) < [0.5, 0.2, 0.1, 0.05, 0.03]).astype(int)
+    ids = [f"id{i:04d}" for i in range(1000)]
+    splits = [stratified_split(ids, labels, seed) for seed in (0, 1, 2)]
+    index = {trailer: i for i, trailer in enumerate(ids)}
+    for split in splits:
+        assert sorted(t for ids in split.values() for t in ids) == ids
+        assert abs(len(split["test"]) - 200) <= 2 and abs(len(split["val"]) - 100) <= 2
+        for subset in ("train", "val", "test"):
+            rate = labels[[index[t] for t in split[subset]]].mean(axis=0)
+            np.testing.assert_allclose(rate, labels.mean(axis=0), atol=0.012)
+    assert splits[0]["test"] != splits[1]["test"]
+
+
+def test_folds_partition_ids() -> None:
+    rng = np.random.default_rng(1)
+    labels = (rng.random((90, 3)) < 0.3).astype(int)
+    ids = [f"x{i}" for i in range(90)]
+    folds = stratified_folds(ids, labels, folds=3, seed=0)
+    assert sorted(t for f in folds for t in f["test"]) == sorted(ids)
+    for fold in folds:
+        assert not set(fold["train"]) & set(fold["test"])
+        assert not set(fold["val"]) & set(fold["test"])
+
+
+def test_split_file_json_and_csv(tmp_path) -> None:
+    (tmp_path / "s.json").write_text(json.dumps({"train": ["a", "b"], "val": ["c"], "test": []}))
+    assert read_split_file(tmp_path / "s.json")["train"] == ["a", "b"]
+    (tmp_path / "s.csv").write_text("id,subset\na,train\nb,test\n")
+    assert read_split_file(tmp_path / "s.csv") == {"train": ["a"], "val": [], "test": ["b"]}
+    (tmp_path / "bad.csv").write_text("a,train\na,test\n")
+    with pytest.raises(SplitError, match="both"):
+        read_split_file(tmp_path / "bad.csv")
+
+
+def test_top_labels_and_duration_whisker() -> None:
+    labels = np.array([[1, 0, 1], [1, 1, 0], [1, 0, 1]])
+    assert top_labels(["A", "B", "C"], labels, 2) == [0, 2]
+    durations = {f"t{i}": float(d) for i, d in enumerate([100, 110, 120, 130, 140, 500, 1])}
+    kept, (low, high) = duration_inliers(durations)
+    assert "t5" not in kept and "t6" not in kept and len(kept) == 5
+    assert (low, high) == (pytest.approx(60.0), pytest.approx(180.0))  # Q1 105, Q3 135
