@@ -1,0 +1,217 @@
+"""`cinefeat embed | similar | suggest | similarity-tune` (gathered by fuse/zeroshot_cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from cinefeat.fuse.similarity.search import SimilarityError
+from cinefeat.fuse.similarity.suggest import DEFAULT_THRESHOLD, format_suggestions, suggest_labels
+
+
+def open_store(path: str) -> Any:
+    from cinefeat.store import FeatureStore
+
+    try:
+        return FeatureStore.open(path)
+    except Exception as error:  # NotAStoreError and friends carry a message that names the fix
+        raise click.ClickException(str(error)) from error
+
+
+def load_any_head(head_dir: str, device: str) -> tuple[Any, dict[str, int]]:
+    """A `cinefeat train` or `cinefeat zeroshot-train` head from its folder, and its max lengths."""
+    folder = Path(head_dir)
+    config = folder / "config.json"
+    try:
+        if config.is_file() and json.loads(config.read_text()).get("head") == "zeroshot":
+            from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
+
+            loaded = load_zero_shot(folder, device)
+            lengths = {f: s["max_len"] for f, s in loaded.features.items() if s.get("max_len")}
+            return loaded.model, lengths
+        from cinefeat.fuse.checkpoint import load_head
+
+        head = load_head(folder, device)
+        return head, {spec.name: spec.max_len for spec in head.features}
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | None = None) -> Any:
+    """Inputs for `head`: the zero-shot head reads sequences itself, other heads via their specs."""
+    from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot
+
+    if isinstance(head, TemporalAttentionZeroShot):
+        from cinefeat.fuse.zeroshot.data import from_store
+
+        return from_store(store, head.config.feature_order, ids, max_len)
+    from cinefeat.fuse.similarity.store_io import head_inputs
+
+    return head_inputs(store, head, ids)
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@click.command("embed")
+@click.argument("store_path", metavar="STORE")
+@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--name", default=None, help="Feature name to write (default: embed-<head folder>).")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
+def embed_command(
+    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str | None
+) -> None:
+    """Write one embedding per trailer (the head's layer before its classifier) into STORE."""
+    from cinefeat.fuse.similarity.finetune import embed_all
+    from cinefeat.fuse.similarity.store_io import embedding_provenance, write_embeddings
+
+    store = open_store(store_path)
+    device = _device(device)
+    head, max_len = load_any_head(head_dir, device)
+    features = getattr(head, "feature_names", None) or head.config.feature_order
+    ids = sorted(set(store.ids(status="ok")).intersection(*(store.committed(f) for f in features)))
+    if not ids:
+        raise click.ClickException(
+            f"no ok trailer of {store_path} has all of {features}: extract them first"
+        )
+    vectors = embed_all(head, head_data(store, head, ids, max_len), batch_size, device)
+    feature = name or f"embed-{Path(head_dir).resolve().name}"
+    provenance = embedding_provenance(Path(head_dir), head, store, features)
+    written = write_embeddings(store, feature, ids, vectors, provenance)
+    click.echo(f"wrote {written} embeddings ({vectors.shape[1]}-d) as feature {feature!r}")
+
+
+@click.command("similar")
+@click.argument("store_path", metavar="STORE")
+@click.argument("trailer_id", metavar="ID")
+@click.option("-k", "k", type=int, default=10, show_default=True)
+@click.option("--feature", default=None, help="Embedding feature (default: the one of `embed`).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def similar_command(
+    store_path: str, trailer_id: str, k: int, feature: str | None, as_json: bool
+) -> None:
+    """The K trailers most similar to ID (exact cosine search over one embedding per trailer)."""
+    from cinefeat.fuse.similarity.store_io import load_index
+
+    store = open_store(store_path)
+    try:
+        index, feature = load_index(store, feature)
+        neighbours = index.similar(trailer_id, k)
+    except SimilarityError as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        rows = [{"id": n.id, "similarity": n.similarity} for n in neighbours]
+        click.echo(json.dumps({"query": trailer_id, "feature": feature, "neighbours": rows}))
+        return
+    for n in neighbours:
+        click.echo(f"{n.similarity:.4f}\t{n.id}")
+
+
+@click.command("suggest")
+@click.argument("store_path", metavar="STORE")
+@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--device", default=None)
+def suggest_command(
+    store_path: str, head_dir: str, threshold: float, as_json: bool, device: str | None
+) -> None:
+    """Labels the head predicts (p >= threshold) that a trailer's ground truth lacks (TSV)."""
+    from cinefeat.fuse.checkpoint import load_head
+    from cinefeat.fuse.train import predict_proba
+
+    store = open_store(store_path)
+    try:
+        head = load_head(head_dir, _device(device))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    names, labels = store.labels()
+    if not labels:
+        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+    position = {n: i for i, n in enumerate(names)}
+    unknown = [n for n in head.label_names if n not in position]
+    if unknown:
+        raise click.ClickException(
+            f"head labels {unknown} are not labels of the store: use a head trained on this store"
+        )
+    ids = sorted(set(labels).intersection(*(store.committed(f) for f in head.feature_names)))
+    probabilities = predict_proba(head, head_data(store, head, ids))
+    columns = [position[n] for n in head.label_names]
+    truth = np.stack([labels[t][columns] for t in ids]) if ids else np.zeros((0, len(columns)))
+    found = suggest_labels(ids, probabilities, truth, head.label_names, threshold)
+    if as_json:
+        click.echo(json.dumps([s.to_dict() for s in found], indent=2))
+    else:
+        click.echo(format_suggestions(found))
+
+
+@click.command("similarity-tune")
+@click.argument("store_path", metavar="STORE")
+@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option("--temperature", type=float, default=0.5, show_default=True)
+@click.option("--primary", type=click.Choice(["rarest", "most-frequent"]), default="rarest")
+@click.option("--device", default=None)
+def similarity_tune_command(
+    store_path: str,
+    head_dir: str,
+    out_dir: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    temperature: float,
+    primary: str,
+    device: str | None,
+) -> None:
+    """NT-Xent fine-tuning of a head's embedding on trailer halves; writes the head + a report."""
+    from cinefeat.fuse.checkpoint import load_head, save_head
+    from cinefeat.fuse.similarity.finetune import (
+        ContrastiveConfig,
+        contrastive_finetune,
+        embed_all,
+    )
+    from cinefeat.fuse.similarity.report import similarity_report
+
+    store = open_store(store_path)
+    device = _device(device)
+    try:
+        head = load_head(head_dir, device)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    names, labels = store.labels()
+    ids = sorted(set(labels).intersection(*(store.committed(f) for f in head.feature_names)))
+    if len(ids) < 2:
+        raise click.ClickException("contrastive tuning needs at least 2 labelled trailers")
+    data = head_data(store, head, ids)
+    before = embed_all(head, data, device=device)
+    config = ContrastiveConfig(epochs, batch_size, lr, temperature=temperature, device=device)
+    history = contrastive_finetune(head, data, config)
+    after = embed_all(head, data, device=device)
+    save_head(head, out_dir)
+    targets = np.stack([labels[t] for t in ids])
+    report = similarity_report(before, after, targets, names, out_dir, primary)  # type: ignore[arg-type]
+    report["nt_xent_per_epoch"] = history
+    (Path(out_dir) / "similarity_report.json").write_text(json.dumps(report, indent=2))
+    click.echo(
+        f"silhouette (cosine, primary label) {report['silhouette_before']:.3f} -> "
+        f"{report['silhouette_after']:.3f}; head and map_after.png in {out_dir}"
+    )
+
+
+COMMANDS: list[click.Command] = [
+    embed_command,
+    similar_command,
+    suggest_command,
+    similarity_tune_command,
+]

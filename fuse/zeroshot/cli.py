@@ -1,0 +1,228 @@
+"""`cinefeat zeroshot-train | zeroshot-eval` (gathered by fuse/zeroshot_cli.py).
+
+Label embeddings come in as a file (`LabelEmbeddings.save`), made by a text encoder of the extract
+component: fuse never imports extract. The folder written by `zeroshot-train` holds the head, the
+label folds and the embeddings of every store label, so `zeroshot-eval` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import numpy as np
+
+from cinefeat.fuse.similarity.cli import open_store
+from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+
+SPLIT_FILE = "zeroshot_split.json"
+STORE_LABELS_FILE = "store_label_embeddings.safetensors"
+
+
+def _parse_max_len(text: str | None) -> dict[str, int]:
+    if not text:
+        return {}
+    lengths = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            raise click.BadParameter(f"{item!r} must be FEATURE=INT, e.g. clip=216")
+        lengths[name.strip()] = int(value)
+    return lengths
+
+
+def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
+    try:
+        return LabelEmbeddings.load(path).select(names)
+    except LabelEmbeddingError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.command("zeroshot-train")
+@click.argument("store_path", metavar="STORE")
+@click.option(
+    "--features", required=True, help="Comma-separated store features, e.g. clip,audiotag."
+)
+@click.option(
+    "--label-embeddings",
+    "embeddings_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="safetensors file of LabelEmbeddings covering every label of the store.",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--rotation",
+    type=click.IntRange(0, 2),
+    default=0,
+    show_default=True,
+    help="Which fold trains (the next validates, the one after tests).",
+)
+@click.option("--gamma", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--uniform", type=click.Choice(["mean", "sum"]), default="mean", show_default=True)
+@click.option("--joint-dim", type=int, default=128, show_default=True)
+@click.option("--hidden-dim", type=int, default=None, help="MLP projections (default linear).")
+@click.option("--max-len", default=None, help="FEATURE=INT,... (default: whisker of lengths).")
+@click.option("--epochs", type=int, default=40, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
+@click.option("--device", default=None)
+def zeroshot_train_command(
+    store_path: str,
+    features: str,
+    embeddings_path: str,
+    out_dir: str,
+    rotation: int,
+    gamma: float,
+    uniform: str,
+    joint_dim: int,
+    hidden_dim: int | None,
+    max_len: str | None,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    compare: bool,
+    device: str | None,
+) -> None:
+    """Train a zero-shot head with temporal attention on one rotation of the greedy label folds."""
+    from cinefeat.fuse.zeroshot.checkpoint import save_zero_shot
+    from cinefeat.fuse.zeroshot.data import from_store
+    from cinefeat.fuse.zeroshot.folds import FoldError, greedy_label_folds, zero_shot_split
+    from cinefeat.fuse.zeroshot.model import ZeroShotConfig
+    from cinefeat.fuse.zeroshot.report import compare_zero_shot, format_report, save_report
+    from cinefeat.fuse.zeroshot.train import TrainConfig, train_zero_shot
+    from cinefeat.store.data import whisker_length
+
+    store = open_store(store_path)
+    names = [f.strip() for f in features.split(",") if f.strip()]
+    label_names, labels = store.labels()
+    if not labels:
+        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+    embeddings = _load_embeddings(embeddings_path, label_names)
+    lengths = _parse_max_len(max_len)
+    ids = sorted(labels)
+    for feature in names:
+        if feature not in lengths and feature in store.features():
+            per_id = store.lengths(feature)
+            lengths[feature] = whisker_length([per_id.get(t, 0) for t in ids])
+    try:
+        data = from_store(store, names, ids, lengths)
+        targets = data.targets.numpy()
+        folds = greedy_label_folds(targets, data.label_names)
+        split = zero_shot_split(targets, data.label_names, folds, rotation)
+    except (FoldError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    config = ZeroShotConfig(
+        feature_dims=data.feature_dims,
+        label_dim=embeddings.dim,
+        joint_dim=joint_dim,
+        hidden_dim=hidden_dim,
+        gamma=gamma,
+        uniform=uniform,  # type: ignore[arg-type]  (click.Choice guarantees mean|sum)
+    )
+    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device)
+    trained = train_zero_shot(data, split, embeddings, config, train_config)
+    feature_record = {
+        f: {
+            "dim": data.feature_dims[f],
+            "max_len": lengths.get(f),
+            "provenance": store.provenance(f),
+        }
+        for f in names
+    }
+    out = save_zero_shot(out_dir, trained.model, trained.threshold, embeddings, feature_record)
+    embeddings.save(out / STORE_LABELS_FILE)
+    split_record = {
+        "rotation": rotation,
+        "folds": folds,
+        "labels": split.labels,
+        "trailers": {role: [data.ids[i] for i in rows] for role, rows in split.trailers.items()},
+        "dropped": split.dropped,
+        "train_config": asdict(train_config),
+        "history": trained.history,
+    }
+    (out / SPLIT_FILE).write_text(json.dumps(split_record, indent=2))
+    click.echo(
+        f"zero-shot head in {out} (threshold M={trained.threshold:.3f}, best epoch "
+        f"{trained.best_epoch}); unseen test labels: {', '.join(split.labels['test'])}"
+    )
+    if compare:
+        report = compare_zero_shot(
+            data, split, embeddings, config, train_config, trained={gamma: trained}
+        )
+        save_report(report, out)
+        click.echo(format_report(report))
+
+
+@click.command("zeroshot-eval")
+@click.argument("store_path", metavar="STORE")
+@click.option(
+    "--head",
+    "head_dirs",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Zero-shot head folder(s); several heads of one split are compared.",
+)
+@click.option(
+    "--label-embeddings",
+    "embeddings_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Default: the store label embeddings saved with the first head.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def zeroshot_eval_command(
+    store_path: str, head_dirs: tuple[str, ...], embeddings_path: str | None, as_json: bool
+) -> None:
+    """Micro/macro F1, per-label AP on the unseen test labels, with the zero-rule baseline."""
+    from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
+    from cinefeat.fuse.zeroshot.data import from_store
+    from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
+    from cinefeat.fuse.zeroshot.report import format_report
+    from cinefeat.fuse.zeroshot.train import predict_scores
+
+    store = open_store(store_path)
+    first = Path(head_dirs[0])
+    if not (first / SPLIT_FILE).is_file():
+        raise click.ClickException(f"{first} has no {SPLIT_FILE}: train it with zeroshot-train")
+    split = json.loads((first / SPLIT_FILE).read_text())
+    test_labels, test_ids = split["labels"]["test"], split["trailers"]["test"]
+    embeddings = _load_embeddings(embeddings_path or str(first / STORE_LABELS_FILE), test_labels)
+    for other in head_dirs[1:]:
+        other_split = Path(other) / SPLIT_FILE
+        if (
+            not other_split.is_file()
+            or json.loads(other_split.read_text())["labels"] != split["labels"]
+        ):
+            raise click.ClickException(
+                f"{other} was not trained on the label folds of {first}: train every compared "
+                "head with the same store and --rotation"
+            )
+    methods, targets = {}, None
+    for head_dir in head_dirs:
+        head = load_zero_shot(head_dir)
+        head.check_encoder(embeddings)
+        lengths = {
+            f: spec.get("max_len") for f, spec in head.features.items() if spec.get("max_len")
+        }
+        data = from_store(store, head.model.config.feature_order, test_ids, lengths)
+        data = data.take(np.arange(len(data)), test_labels)
+        targets = data.targets.numpy()
+        scores = predict_scores(head.model, data, embeddings.vectors)
+        name = f"{Path(head_dir).name} (gamma={head.model.config.gamma:g})"
+        methods[name] = evaluate_scores(targets, scores, test_labels, head.threshold)
+    methods["zero rule"] = zero_rule(targets, test_labels)
+    report = {
+        "labels": split["labels"],
+        "trailers": {role: len(ids) for role, ids in split["trailers"].items()},
+        "dropped_trailers": split["dropped"],
+        "methods": methods,
+    }
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+COMMANDS: list[click.Command] = [zeroshot_train_command, zeroshot_eval_command]

@@ -1,0 +1,78 @@
+"""Multi-label scores of a zero-shot run: micro/macro F1 at a threshold, per-label AP, zero rule.
+
+Kept free of torch so reports can be recomputed from saved score arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, f1_score
+
+
+def f1_scores(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    targets, predicted = np.asarray(targets) > 0.5, np.asarray(predicted) > 0.5
+    return {
+        "micro_f1": float(f1_score(targets, predicted, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(targets, predicted, average="macro", zero_division=0)),
+    }
+
+
+def per_label_ap(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> dict[str, float]:
+    """Average precision of each label; NaN for a label without a positive trailer."""
+    targets = np.asarray(targets) > 0.5
+    result = {}
+    for c, name in enumerate(names):
+        column = targets[:, c]
+        ap = average_precision_score(column, scores[:, c]) if column.any() else float("nan")
+        result[name] = float(ap)
+    return result
+
+
+def best_threshold(targets: np.ndarray, scores: np.ndarray) -> float:
+    """The M maximising micro F1 of {c : p_c > M} on validation labels.
+
+    Candidates are midpoints between consecutive distinct scores (plus one below all), so the
+    chosen M does not sit on a validation score and transfers to nearby test scores.
+    """
+    values = np.unique(np.asarray(scores, dtype=np.float64).ravel())
+    if len(values) > 512:
+        values = np.quantile(values, np.linspace(0.0, 1.0, 513))
+    candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2.0])
+    truth = np.asarray(targets) > 0.5
+    best, best_f1 = float(candidates[0]), -1.0
+    for threshold in candidates:
+        f1 = f1_score(truth, scores > threshold, average="micro", zero_division=0)
+        if f1 > best_f1:
+            best, best_f1 = float(threshold), float(f1)
+    return best
+
+
+def evaluate_scores(
+    targets: np.ndarray, scores: np.ndarray, names: list[str], threshold: float
+) -> dict:
+    """micro/macro F1 of {c : p_c > threshold}, per-label AP and their mean."""
+    aps = per_label_ap(targets, scores, names)
+    finite = [v for v in aps.values() if not np.isnan(v)]
+    return {
+        **f1_scores(targets, scores > threshold),
+        "mean_ap": float(np.mean(finite)) if finite else float("nan"),
+        "per_label_ap": aps,
+        "threshold": float(threshold),
+    }
+
+
+def zero_rule(targets: np.ndarray, names: list[str]) -> dict:
+    """The best model that ignores its input: every label predicted for every trailer.
+
+    Predicting the majority class of each label (no label at all) scores F1 = 0; predicting all
+    labels is the constant prediction with the best F1, and a constant score has AP = prevalence.
+    """
+    targets = np.asarray(targets) > 0.5
+    constant = np.ones(targets.shape)
+    aps = {name: float(targets[:, c].mean()) for c, name in enumerate(names)}
+    return {
+        **f1_scores(targets, constant),
+        "mean_ap": float(np.mean(list(aps.values()))) if aps else float("nan"),
+        "per_label_ap": aps,
+        "threshold": float("nan"),
+    }
