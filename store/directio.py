@@ -5,8 +5,11 @@ than the read itself (about 1 ms per slice; ~5 ms per chunk written on a busy ma
 and spans are stored uncompressed with the plain `bytes` codec, optionally inside shards with the
 standard end-of-file index, so a row range is a byte range of one file: `os.pread` reads exactly
 those bytes, and a write replaces whole chunk files atomically, byte-identical to what zarr
-writes. Any other layout (a `.zip`, compressed chunks, a remote store) falls back to zarr, so
-the format stays plain zarr.
+writes. A `.zip` store whose members are ZIP_STORED (every feature archive) is read the same way:
+a chunk is a byte range of the zip file (`zipmembers.py`). Any other layout (compressed chunks or
+members, a remote store) falls back to zarr, so the format stays plain zarr.
+
+`DIRECT_READS = False` makes every reader go through zarr (benchmarks compare the two).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import zarr
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
-from zarr.storage import LocalStore
+from zarr.storage import LocalStore, ZipStore
 
 from cinefeat.store.errors import StoreError
+from cinefeat.store.zipmembers import StoredMembers, stored_members
 
 _EMPTY = np.uint64(2**64 - 1)  # shard index entry of an absent inner chunk
+DIRECT_READS = True  # False: always read through zarr (for comparisons)
 
 
 def _plain(codecs: tuple) -> bool:
@@ -40,12 +45,22 @@ class RowReader:
         self.chunk_rows = int(array.chunks[0])
         self.shard_rows: int | None = None
         self._shard_index: dict[int, np.ndarray] = {}
+        self._zip: StoredMembers | None = None  # set when the array lives in a stored zip
         store = array.store_path.store
         codecs = array.metadata.codecs if array.metadata.zarr_format == 3 else ()
-        if not isinstance(store, LocalStore) or array.ndim != 2 or not codecs:
+        if not DIRECT_READS or array.ndim != 2 or not codecs:
+            return
+        if isinstance(store, LocalStore):
+            root = Path(store.root)
+        elif isinstance(store, ZipStore) and Path(store.path).is_file():
+            members = stored_members(store.path)
+            if not members.all_stored:
+                return
+            self._zip, root = members, Path()
+        else:
             return
         if _plain(codecs):
-            self.directory = Path(store.root) / array.path
+            self.directory = root / array.path
         elif len(codecs) == 1 and isinstance(codecs[0], ShardingCodec):
             sharding = codecs[0]
             index_ok = (
@@ -55,8 +70,10 @@ class RowReader:
                 and sharding.index_location.value == "end"
             )
             if _plain(sharding.codecs) and index_ok:
-                self.directory = Path(store.root) / array.path
+                self.directory = root / array.path
                 self.shard_rows = int(array.shards[0])  # type: ignore[index]
+        if self.directory is None:
+            self._zip = None
 
     @property
     def direct(self) -> bool:
@@ -79,15 +96,28 @@ class RowReader:
     def _file(self, index: int) -> Path:
         return Path(str(self.directory)) / "c" / str(index) / "0"
 
+    def _locate(self, index: int) -> tuple[Path, int, int | None]:
+        """(file, offset of chunk/shard `index`'s first byte in it, its size if known)."""
+        if self._zip is None:
+            return self._file(index), 0, None
+        name = self._file(index).as_posix()
+        found = self._zip.range(name)
+        if found is None:
+            raise StoreError(
+                f"chunk {name} is missing from {self._zip.path}: the archive is damaged; "
+                "download it again (`cinefeat fetch` verifies checksums)"
+            )
+        return self._zip.path, found[0], found[1]
+
     def _read_in_chunk(self, chunk: int, row: int, end: int) -> np.ndarray:
         within = (row - chunk * self.chunk_rows) * self.row_bytes
         size = (end - row) * self.row_bytes
         if self.shard_rows is None:
-            path, base = self._file(chunk), 0
+            path, base, limit = self._locate(chunk)
         else:
             per_shard = self.shard_rows // self.chunk_rows
             shard = chunk // per_shard
-            path = self._file(shard)
+            path, base, limit = self._locate(shard)
             offset, nbytes = self._index(shard, per_shard)[chunk % per_shard]
             if offset == _EMPTY:
                 return np.zeros((end - row, self.width), dtype=self.dtype)
@@ -97,16 +127,30 @@ class RowReader:
                     f"{self.chunk_rows * self.row_bytes} were expected: run `cinefeat store "
                     "validate`"
                 )
-            base = int(offset)
+            within += int(offset)
+        if limit is not None and within + size > limit:
+            raise StoreError(
+                f"chunk {self._file(chunk).as_posix()} in {path} is truncated ({limit} bytes, "
+                f"{within + size} needed): run `cinefeat store validate`; download the archive "
+                "again"
+            )
         data = _pread(path, base + within, size)
         return np.frombuffer(data, dtype=self.dtype).reshape(-1, self.width)
 
     def _index(self, shard: int, per_shard: int) -> np.ndarray:
         if shard not in self._shard_index:
             size = per_shard * 16 + 4  # (offset, nbytes) uint64 pairs + crc32c
-            path = self._file(shard)
-            total = os.path.getsize(path) if path.exists() else 0
-            raw = _pread(path, total - size, size)
+            path, base, total = self._locate(shard)
+            if total is None:
+                if not path.exists():
+                    _pread(path, 0, size)  # raises the "chunk file is missing" error
+                total = os.path.getsize(path)
+            raw = _pread(path, base + total - size, size) if total >= size else b""
+            if len(raw) != size:
+                raise StoreError(
+                    f"shard {self._file(shard).as_posix()} in {path} is truncated: run "
+                    "`cinefeat store validate`"
+                )
             self._shard_index[shard] = np.frombuffer(raw[:-4], dtype="<u8").reshape(-1, 2)
         return self._shard_index[shard]
 
@@ -126,7 +170,8 @@ class RowWriter:
 
     @property
     def direct(self) -> bool:
-        return self.reader.direct and self.reader.shard_rows is None
+        reader = self.reader
+        return reader.direct and reader.shard_rows is None and reader._zip is None
 
     def write(self, start: int, block: np.ndarray) -> None:
         reader = self.reader
