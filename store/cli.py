@@ -1,4 +1,8 @@
-"""`cinefeat store info | validate | compact | export-hdf5 | import-hdf5` (mounted by cli.main)."""
+"""`cinefeat store info | open | validate | compact | export-hdf5 | import-hdf5` (for cli.main).
+
+Every command that reads takes a store directory, a `.zip` store, or a feature archive folder
+(`cinefeat archive` / `cinefeat fetch`, zipped or extracted).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cinefeat.store.archive.errors import ArchiveError
 from cinefeat.store.errors import StoreError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +28,7 @@ def _user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (StoreError, KeyError) as error:
+        except (StoreError, ArchiveError, KeyError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             raise click.ClickException(str(message)) from error
 
@@ -48,6 +53,36 @@ def info(path: Path, as_json: bool) -> None:
     from cinefeat.store.info import format_info, store_info
 
     summary = store_info(FeatureStore.open(path, read_only=True))
+    click.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
+
+
+@store_group.command(name="open")
+@click.argument("path", type=STORE)
+@click.option(
+    "--verify",
+    type=click.Choice(["full", "size", "none"]),
+    default="full",
+    show_default=True,
+    help="Archive folders: check each zip's sha256 (full) or size against MANIFEST.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_user_errors
+def open_command(path: Path, verify: str, as_json: bool) -> None:
+    """Open PATH (store, .zip store, or archive folder, zipped or extracted) and summarise it.
+
+    What opens here opens the same way in Python: `FeatureStore.open(PATH)`.
+    """
+    from cinefeat.store import layout
+    from cinefeat.store.feature_store import FeatureStore
+    from cinefeat.store.info import format_info, store_info
+
+    if layout.is_archive_folder(path):
+        from cinefeat.store.archive.compose import open_archive
+
+        store = open_archive(path, verify=verify)  # type: ignore[arg-type]
+    else:
+        store = FeatureStore.open(path, read_only=True)
+    summary = store_info(store)
     click.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
 
 

@@ -74,15 +74,21 @@ class FeatureStore:
 
     @classmethod
     def open(cls, path: str | Path, read_only: bool = False) -> FeatureStore:
-        """An existing store: a directory (writable unless `read_only`) or a `.zip` (read-only)."""
+        """An existing store: a directory (writable unless `read_only`), a `.zip` (read-only), or
+        a feature archive folder (`cinefeat archive` / `cinefeat fetch`: its zips or their
+        extraction, read-only, sizes checked against MANIFEST.json; see `open_archive`)."""
         path = Path(path)
+        if L.is_archive_folder(path):
+            from cinefeat.store.archive.compose import open_archive
+
+            return open_archive(path)
         read_only = read_only or L.is_zip(path)
         return cls(path, L.open_root(path, "r" if read_only else "r+"), read_only)
 
     @classmethod
     def open_or_create(cls, path: str | Path) -> FeatureStore:
         path = Path(path)
-        if L.is_zip(path) or (path / "zarr.json").is_file():
+        if L.is_zip(path) or (path / "zarr.json").is_file() or L.is_archive_folder(path):
             return cls.open(path)
         return cls.create(path)
 
@@ -115,6 +121,10 @@ class FeatureStore:
 
     def parts(self) -> list[str]:
         return [p.name for p in self.index.parts]
+
+    def feature_index(self, feature: str) -> StoreIndex:
+        """The index holding `feature`'s rows (the store's own; one zip's in an archive)."""
+        return self.index
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 from cinefeat.store.archive.checksums import md5_of_file
 from cinefeat.store.archive.compose import ArchiveStore, open_archive
 from cinefeat.store.archive.errors import ChecksumMismatch
-from cinefeat.store.archive.manifest import Manifest, check_file_name, verify_file
+from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, check_file_name, verify_file
 from cinefeat.store.console import progress
 from cinefeat.store.zenodo.client import ZenodoClient
 from cinefeat.store.zenodo.errors import ZenodoError
@@ -103,24 +103,55 @@ def download_file(client: ZenodoClient, url: str, target: Path, size: int, md5: 
     return True
 
 
+def wanted_names(manifest: Manifest, only: list[str] | None) -> set[str]:
+    """Files of the archive to fetch: all, or the feature zips holding `only` + every other file."""
+    from cinefeat.store.archive.compose import entry_features
+
+    holds = {entry.name: entry_features(entry) for entry in manifest.files}
+    if not only:
+        return set(holds)
+    available = sorted(f for features in holds.values() for f in features)
+    unknown = sorted(set(only) - set(available))
+    if unknown:
+        raise ZenodoError(
+            f"features {unknown} are not in this record (it has {available}): pick from those "
+            "with --features"
+        )
+    return {name for name, features in holds.items() if not features or set(features) & set(only)}
+
+
 def fetch_record(
     client: ZenodoClient, record_or_doi: str, dest: str | Path, only: list[str] | None = None
 ) -> ArchiveStore:
     """Download a record's files into `dest` (resuming), verify them, and open the archive.
 
-    `only` restricts feature zips to those features (metadata and manifest always come).
+    The manifest comes first: it says which zip holds which features (`only` keeps the zips
+    holding those; metadata, data card and citation always come), and every file fetched is then
+    checked against it (sha256) before the archive is opened.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     record = client.record(resolve_record_id(record_or_doi))
-    files = record_files(record)
-    if only:
-        wanted = {f"feature-{name}.zip" for name in only}
-        files = [f for f in files if not f[0].startswith("feature-") or f[0] in wanted]
-    for name, size, md5, url in progress(files, desc="fetch", unit="file"):
-        if download_file(client, url, dest / name, size, md5):
+    files = {name: (size, md5, url) for name, size, md5, url in record_files(record)}
+    if MANIFEST_NAME not in files:
+        raise ZenodoError(
+            f"record {record_or_doi} has no {MANIFEST_NAME}: it is not a cinefeat feature "
+            "archive (publish one with `cinefeat archive` + `cinefeat publish`)"
+        )
+    size, md5, url = files[MANIFEST_NAME]
+    download_file(client, url, dest / MANIFEST_NAME, size, md5)
+    manifest = Manifest.read(dest)
+    wanted = wanted_names(manifest, only)
+    missing = sorted(wanted - set(files))
+    if missing:
+        raise ZenodoError(
+            f"record {record_or_doi} lacks {missing}, which its {MANIFEST_NAME} lists: the "
+            "record is incomplete; ask its authors to upload them"
+        )
+    for name in progress(sorted(wanted), desc="fetch", unit="file"):
+        if download_file(client, files[name][2], dest / name, files[name][0], files[name][1]):
             log.info("downloaded %s", name)
-    for entry in Manifest.read(dest).files:  # sha256 of every file we have, against the manifest
-        if not only or (dest / entry.name).exists():
+    for entry in manifest.files:  # sha256 of every file fetched, against the manifest
+        if entry.name in wanted:
             verify_file(dest / entry.name, entry)
     return open_archive(dest, verify="none")

@@ -60,8 +60,9 @@ def export_hdf5(store: FeatureStore, out: str | Path, row_chunk: int = 1024) -> 
             group.create_dataset(L.TRAILER_STATUS, data=_strings(trailers.status), dtype=_STR)
             group.create_dataset(L.TRAILER_COMMITTED_AT, data=trailers.committed_at)
             features = h5.create_group(L.FEATURES)
-            for name in progress(index.feature_names(), desc="export-hdf5", unit="feature"):
-                _export_feature(features.create_group(name), feature_table(index, name), row_chunk)
+            for name in progress(store.features(), desc="export-hdf5", unit="feature"):
+                table = feature_table(store.feature_index(name), name)
+                _export_feature(features.create_group(name), table, row_chunk)
             names, labels = read_labels(store.root)
             if names:
                 lab = h5.create_group(L.LABELS)
@@ -100,6 +101,10 @@ def _export_feature(group: h5py.Group, table: FeatureTable, row_chunk: int) -> N
 
 
 def _need(h5: h5py.Group, key: str, where: str) -> Any:
+    if not isinstance(h5, h5py.Group):
+        raise Hdf5FormatError(
+            f"{where} is a dataset where a group was expected: the file is damaged"
+        )
     if key not in h5:
         raise Hdf5FormatError(
             f"{where}: missing '{key}': this file does not follow the cinefeat HDF5 layout "
@@ -123,7 +128,15 @@ def _json_attr(obj: h5py.HLObject, key: str, where: str) -> Any:
 
 def _check_feature(group: h5py.Group, name: str) -> tuple[FeatureTable, h5py.Dataset, h5py.Dataset]:
     where = f"/features/{name}"
+    try:
+        L.check_name("feature", name)
+    except ValueError as error:
+        raise Hdf5FormatError(f"{where}: {error}") from None
+    if not isinstance(group, h5py.Group):
+        raise Hdf5FormatError(f"{where} is a dataset, not a group: the file is damaged")
     provenance = _json_attr(group, L.PROVENANCE_ATTR, where)
+    if not isinstance(provenance, dict):
+        raise Hdf5FormatError(f"{where}: attribute 'provenance' must be a JSON object")
     values = _need(group, L.VALUES, where)
     spans = _need(group, L.SPANS, where)
     ids = _read_strings(_need(group, L.ENTRY_IDS, where))
@@ -171,6 +184,77 @@ def _check_feature(group: h5py.Group, name: str) -> tuple[FeatureTable, h5py.Dat
     return table, values, spans
 
 
+def _check_trailers(trailers: TrailerTable) -> None:
+    seen: set[str] = set()
+    for i, (tid, text, status) in enumerate(
+        zip(trailers.ids, trailers.records, trailers.status, strict=True)
+    ):
+        if not tid or tid in seen:
+            raise Hdf5FormatError(
+                f"/trailers/ids[{i}] is {'empty' if not tid else f'{tid!r} again'}: every trailer "
+                "needs one record; the file is damaged, export it again"
+            )
+        seen.add(tid)
+        try:
+            record = TrailerRecord.from_json(text)
+        except (ValueError, TypeError) as error:
+            raise Hdf5FormatError(
+                f"/trailers/records[{i}] (trailer {tid!r}) is not a valid "
+                f"record ({error}): the file is damaged; export it again"
+            ) from None
+        if record.id != tid or record.status != status:
+            raise Hdf5FormatError(
+                f"/trailers/records[{i}] describes trailer {record.id!r} with status "
+                f"{record.status!r}, but /trailers says {tid!r} / {status!r}: the file is damaged"
+            )
+
+
+def _read_h5_labels(h5: h5py.File) -> tuple[list[str], dict[str, np.ndarray]]:
+    if L.LABELS not in h5:
+        return [], {}
+    names = _json_attr(h5[L.LABELS], L.LABEL_NAMES_ATTR, "/labels")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise Hdf5FormatError("/labels: attribute 'label_names' must be a JSON list of strings")
+    if len(set(names)) != len(names):
+        raise Hdf5FormatError(f"/labels: label names repeat ({names}): the file is damaged")
+    ids = _read_strings(_need(h5[L.LABELS], "ids", "/labels"))
+    matrix = np.asarray(_need(h5[L.LABELS], "multi_hot", "/labels")[()])
+    if matrix.shape != (len(ids), len(names)):
+        raise Hdf5FormatError(
+            f"/labels/multi_hot has shape {matrix.shape}, expected ({len(ids)}, {len(names)})"
+        )
+    if len(set(ids)) != len(ids):
+        raise Hdf5FormatError("/labels/ids: a trailer id appears twice")
+    return list(names), {t: matrix[i] for i, t in enumerate(ids)}
+
+
+def _read_h5_splits(h5: h5py.File) -> dict[str, dict[str, list[str]]]:
+    if L.SPLITS not in h5:
+        return {}
+    splits: dict[str, dict[str, list[str]]] = {}
+    for name in h5[L.SPLITS].attrs:
+        where = f"/splits attribute {name!r}"
+        subsets = _json_attr(h5[L.SPLITS], name, "/splits")
+        try:
+            L.check_name("split", name)
+        except ValueError as error:
+            raise Hdf5FormatError(f"{where}: {error}") from None
+        if not isinstance(subsets, dict) or not all(
+            isinstance(ids, list) and all(isinstance(t, str) for t in ids)
+            for ids in subsets.values()
+        ):
+            raise Hdf5FormatError(f"{where} must be a JSON object of lists of trailer ids")
+        owner: dict[str, str] = {}
+        for subset, ids in subsets.items():
+            for tid in ids:
+                if owner.setdefault(tid, subset) != subset:
+                    raise Hdf5FormatError(
+                        f"{where}: trailer {tid!r} is in both {owner[tid]!r} and {subset!r}"
+                    )
+        splits[name] = subsets
+    return splits
+
+
 def _h5_blocks(
     values: h5py.Dataset, spans: h5py.Dataset, block: int = 65536
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -211,31 +295,19 @@ def import_hdf5(
         n = len(trailers.ids)
         if not (len(trailers.records) == len(trailers.status) == len(trailers.committed_at) == n):
             raise Hdf5FormatError(f"{source}: /trailers datasets have different lengths")
-        for i, text in enumerate(trailers.records):
-            try:
-                TrailerRecord.from_json(text)
-            except (ValueError, TypeError) as error:
-                raise Hdf5FormatError(
-                    f"/trailers/records[{i}] (trailer {trailers.ids[i]!r}) is not a valid "
-                    f"record ({error}): the file is damaged; export it again"
-                ) from None
+        _check_trailers(trailers)
         features = _need(h5, L.FEATURES, "/")
         checked = {name: _check_feature(features[name], name) for name in sorted(features)}
-        label_names: list[str] = []
-        labels: dict[str, np.ndarray] = {}
-        if L.LABELS in h5:
-            label_names = list(_json_attr(h5[L.LABELS], L.LABEL_NAMES_ATTR, "/labels"))
-            ids = _read_strings(_need(h5[L.LABELS], "ids", "/labels"))
-            matrix = np.asarray(_need(h5[L.LABELS], "multi_hot", "/labels")[()])
-            if matrix.shape != (len(ids), len(label_names)):
+        known = set(trailers.ids)
+        for name, (table, _, _) in checked.items():
+            orphans = [t for t in table.ids if t not in known]
+            if orphans:
                 raise Hdf5FormatError(
-                    f"/labels/multi_hot has shape {matrix.shape}, expected "
-                    f"({len(ids)}, {len(label_names)})"
+                    f"/features/{name} has rows of trailer {orphans[0]!r}, which has no record "
+                    f"in /trailers ({len(orphans)} such): the file is damaged; export it again"
                 )
-            labels = {t: matrix[i] for i, t in enumerate(ids)}
-        splits = {}
-        if L.SPLITS in h5:
-            splits = {k: _json_attr(h5[L.SPLITS], k, "/splits") for k in h5[L.SPLITS].attrs}
+        label_names, labels = _read_h5_labels(h5)
+        splits = _read_h5_splits(h5)
 
         store = FeatureStore.open_or_create(path)
         if store.ids() or store.features():

@@ -22,13 +22,19 @@ def disk_usage(path: Path) -> tuple[int, int]:
     return files, size
 
 
+def store_kind(store: FeatureStore) -> str:
+    """The kind of `store`: "directory", "zip" or "archive" (a folder of feature zips)."""
+    if hasattr(store, "feature_stores"):
+        return "archive"
+    return "zip" if L.is_zip(store.path) else "directory"
+
+
 def store_info(store: FeatureStore) -> dict[str, Any]:
-    index = store.index
     statuses: dict[str, int] = {}
     for status in ("ok", "failed"):
         statuses[status] = len(store.ids(status=status))
     features = {}
-    for name in index.feature_names():
+    for name in store.features():
         lengths = store.lengths(name)
         prov = store.provenance(name)
         features[name] = {
@@ -45,10 +51,11 @@ def store_info(store: FeatureStore) -> dict[str, Any]:
     root_info = store.root.attrs.get(L.ROOT_ATTR, {})
     return {
         "path": str(store.path),
+        "kind": store_kind(store),
         "format_version": root_info.get("format_version"),
         "read_only": store.read_only,
-        "parts": [p.name for p in index.parts],
-        "trailers": len(index.trailers),
+        "parts": store.parts(),
+        "trailers": len(store),
         "status": statuses,
         "features": features,
         "labels": {"names": label_names, "trailers": len(labels)},
@@ -60,8 +67,8 @@ def store_info(store: FeatureStore) -> dict[str, Any]:
 
 def format_info(info: dict[str, Any]) -> str:
     lines = [
-        f"store     {info['path']} (format v{info['format_version']}"
-        f"{', read-only' if info['read_only'] else ''})",
+        f"store     {info['path']} ({info.get('kind', 'directory')}, format "
+        f"v{info['format_version']}{', read-only' if info['read_only'] else ''})",
         f"trailers  {info['trailers']} ({info['status']['ok']} ok, "
         f"{info['status']['failed']} failed) in {len(info['parts'])} part(s)",
         f"on disk   {info['files']} files, {info['bytes'] / 1e6:.1f} MB",

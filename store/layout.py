@@ -66,8 +66,18 @@ def row_chunk_for(dim: int, target_bytes: int = 256 * 1024, itemsize: int = 2) -
     return max(16, target_bytes // max(1, dim * itemsize))
 
 
+ARCHIVE_MANIFEST = "MANIFEST.json"  # marks a feature archive folder (store/archive/)
+
+
 def is_zip(path: Path) -> bool:
     return path.suffix.lower() == ".zip"
+
+
+def is_archive_folder(path: Path) -> bool:
+    """A folder written by `cinefeat archive` or `fetch` (zips + MANIFEST.json), not a store."""
+    return (
+        path.is_dir() and not (path / "zarr.json").is_file() and (path / ARCHIVE_MANIFEST).is_file()
+    )
 
 
 def open_root(path: Path, mode: str) -> zarr.Group:

@@ -24,6 +24,21 @@ def _features(value: str | None) -> list[str] | None:
     return [name.strip() for name in value.split(",") if name.strip()] if value else None
 
 
+def _groups(values: tuple[str, ...]) -> dict[str, list[str]] | None:
+    """`--group visual=clip,vit --group audio=panns` -> {"visual": [...], "audio": [...]}."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, members = value.partition("=")
+        if not sep or not name.strip() or not _features(members):
+            raise click.BadParameter(
+                f"{value!r}: write NAME=feature1,feature2", param_hint="--group"
+            )
+        if name.strip() in groups:
+            raise click.BadParameter(f"group {name.strip()!r} given twice", param_hint="--group")
+        groups[name.strip()] = _features(members) or []
+    return groups or None
+
+
 @contextmanager
 def _user_errors(secret: str | None = None) -> Iterator[None]:
     """Typed errors of archives and Zenodo become one clean line (token redacted)."""
@@ -73,6 +88,13 @@ def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> No
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--features", help="Comma-separated features to include (default: all).")
 @click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="NAME=F1,F2",
+    help="Put these features into one zip feature-NAME.zip (repeatable; default: a zip each).",
+)
+@click.option(
     "--metadata",
     "metadata_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -84,6 +106,7 @@ def archive_command(
     store: Path,
     out_dir: Path,
     features: str | None,
+    groups: tuple[str, ...],
     metadata_file: Path | None,
     title: str | None,
     as_json: bool,
@@ -95,7 +118,12 @@ def archive_command(
     with _user_errors():
         metadata = read_metadata_file(metadata_file) if metadata_file else None
         manifest = build_archive(
-            store, out_dir, features=_features(features), title=title, metadata=metadata
+            store,
+            out_dir,
+            features=_features(features),
+            title=title,
+            metadata=metadata,
+            groups=_groups(groups),
         )
     total = sum(entry.size for entry in manifest.files)
     _emit(

@@ -69,7 +69,13 @@ class ValidationReport:
 
 
 def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport:
-    """Check the whole store; `check_values=False` skips reading the value rows (fast)."""
+    """Check the whole store; `check_values=False` skips reading the value rows (fast).
+
+    An archive folder (`FeatureStore.open` of it) is checked zip by zip; each problem's part is
+    prefixed with the zip it was found in.
+    """
+    if hasattr(store, "feature_stores"):
+        return _validate_archive(store, check_values)
     report = ValidationReport(str(store.path))
     root = store.root
     if L.PARTS not in root:
@@ -111,6 +117,20 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     _check_provenance_agrees(parts, report)
     report.trailers = len({tid for part in parts for tid in part.ids})
     store.refresh()
+    return report
+
+
+def _validate_archive(archive: Any, check_values: bool) -> ValidationReport:
+    report = ValidationReport(str(archive.path))
+    for store in [archive.metadata, *archive.stores()]:
+        sub = validate(store, check_values)
+        report.parts += sub.parts
+        for name, rows in sub.rows.items():
+            report.rows[name] = report.rows.get(name, 0) + rows
+        for problem in sub.problems:
+            problem.part = f"{store.path.name}:{problem.part}" if problem.part else store.path.name
+            report.problems.append(problem)
+    report.trailers = len(archive)
     return report
 
 

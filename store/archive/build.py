@@ -4,7 +4,8 @@ Layout of the folder (every file listed with size, md5 and sha256 in MANIFEST.js
 
 - `feature-<name>.zip`: one per feature, a compacted store holding only that feature (one part,
   plain row chunks, no sharding, members ZIP_STORED) so `FeatureStore.open(zip)` reads a trailer's
-  rows with a seek, and users download only the features they want;
+  rows with one `pread`, and users download only the features they want; `groups` packs several
+  features into one `feature-<group>.zip` instead (fewer files for a record with many features);
 - `metadata.zip`: a store with every trailer record, the labels and the splits, no features;
 - `README.md` (data card), `CITATION.cff`, `MANIFEST.json`.
 
@@ -46,6 +47,7 @@ ARCHIVE_RUN = "archive"
 
 
 def feature_zip_name(feature: str) -> str:
+    """Zip of one feature, or of one group of features (named by the group)."""
     return f"feature-{feature}.zip"
 
 
@@ -69,23 +71,75 @@ def estimate_feature_bytes(store: Any, feature: str) -> int:
     return rows * (int(provenance["dim"]) * itemsize + 16) + len(lengths) * 400
 
 
-def _copy_feature(store: Any, feature: str, target: Path) -> None:
+def _copy_features(store: Any, group: str, features: list[str], target: Path) -> None:
+    """A one-part store at `target` with `features` and the records of the trailers having any."""
     from cinefeat.store import FeatureStore
 
     out = FeatureStore.create(target)
-    provenance = store.provenance(feature)
-    ids = sorted(store.committed(feature))
-    with out.writer(run=ARCHIVE_RUN, worker="0", part=f"{ARCHIVE_RUN}-{feature}") as writer:
-        writer.declare_feature(
-            feature, provenance=provenance, dim=int(provenance["dim"]), dtype=provenance["dtype"]
-        )
-        for count, trailer_id in enumerate(progress(ids, desc=feature, unit="trailer"), 1):
-            writer.add(
-                public_record(store.record(trailer_id)),
-                {feature: store.get(trailer_id, feature)},
+    committed = {feature: store.committed(feature) for feature in features}
+    ids = sorted(set().union(*committed.values()))
+    with out.writer(run=ARCHIVE_RUN, worker="0", part=f"{ARCHIVE_RUN}-{group}") as writer:
+        for feature in features:
+            provenance = store.provenance(feature)
+            writer.declare_feature(
+                feature,
+                provenance=provenance,
+                dim=int(provenance["dim"]),
+                dtype=provenance["dtype"],
             )
+        for count, trailer_id in enumerate(progress(ids, desc=group, unit="trailer"), 1):
+            rows = {f: store.get(trailer_id, f) for f in features if trailer_id in committed[f]}
+            writer.add(public_record(store.record(trailer_id)), rows)
             if count % COMMIT_EVERY == 0:
                 writer.commit()
+
+
+def _copy_feature(store: Any, feature: str, target: Path) -> None:
+    _copy_features(store, feature, [feature], target)
+
+
+def plan_zips(
+    features: list[str], groups: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """{zip name: features in it}: each group in one zip, every other feature in its own.
+
+    Group and feature names share the `feature-<name>.zip` namespace, so they must not collide.
+    """
+    from cinefeat.store.layout import check_name
+
+    groups = groups or {}
+    plan: dict[str, list[str]] = {}
+    grouped: dict[str, str] = {}
+    for group, members in sorted(groups.items()):
+        try:
+            check_name("group", group)
+        except ValueError as error:
+            raise ArchiveError(str(error)) from None
+        if not members:
+            raise ArchiveError(f"group {group!r} has no features: give --group NAME=f1,f2")
+        for feature in members:
+            if feature not in features:
+                raise ArchiveError(
+                    f"group {group!r} names feature {feature!r}, which is not archived "
+                    f"(archived: {features})"
+                )
+            if feature in grouped:
+                raise ArchiveError(
+                    f"feature {feature!r} is in groups {grouped[feature]!r} and {group!r}: put "
+                    "each feature in one group"
+                )
+            grouped[feature] = group
+        plan[feature_zip_name(group)] = sorted(members)
+    for feature in features:
+        if feature not in grouped:
+            name = feature_zip_name(feature)
+            if name in plan:
+                raise ArchiveError(
+                    f"group {feature!r} has the name of an archived feature outside it: "
+                    "rename the group"
+                )
+            plan[name] = [feature]
+    return dict(sorted(plan.items()))
 
 
 def _copy_metadata(store: Any, target: Path) -> None:
@@ -135,11 +189,13 @@ def build_archive(
     title: str | None = None,
     metadata: dict[str, Any] | None = None,
     limits: RecordLimits = ZENODO_LIMITS,
+    groups: dict[str, list[str]] | None = None,
 ) -> Manifest:
     """Write the archive folder of `store_path` (all features, or `features`) into `out_dir`.
 
     `metadata` (the publication metadata, see `cinefeat.store.zenodo.metadata`) fills the title
     and CITATION.cff authors; without it they are placeholders to edit before publishing.
+    `groups` ({name: [features]}) puts each group's features into one `feature-<name>.zip`.
     """
     from cinefeat.store import FeatureStore
 
@@ -156,8 +212,12 @@ def build_archive(
         )
     if not store.ids():
         raise ArchiveError(f"{store_path} has no committed trailers: nothing to archive")
+    plan = plan_zips(chosen, groups)
     fixed_estimate = {name: 1_000_000 for name in FIXED_FILES}
-    estimates = {feature_zip_name(f): estimate_feature_bytes(store, f) for f in chosen}
+    estimates = {
+        name: sum(estimate_feature_bytes(store, f) for f in members)
+        for name, members in plan.items()
+    }
     check_record_limits(estimates, fixed_estimate, limits)
 
     metadata = metadata or {}
@@ -167,11 +227,12 @@ def build_archive(
     work = out_dir / ".build"
     entries: list[ManifestEntry] = []
     try:
-        for feature in chosen:
-            _copy_feature(store, feature, work / feature)
-            path = write_stored_zip(work / feature, out_dir / feature_zip_name(feature))
-            entries.append(entry_for(path, "feature", feature))
-            shutil.rmtree(work / feature)
+        for name, members in plan.items():
+            group = name.removeprefix("feature-").removesuffix(".zip")
+            _copy_features(store, group, members, work / group)
+            path = write_stored_zip(work / group, out_dir / name)
+            entries.append(entry_for(path, "feature", group, members))
+            shutil.rmtree(work / group)
         _copy_metadata(store, work / "metadata")
         metadata_zip = write_stored_zip(work / "metadata", out_dir / METADATA_ZIP)
         entries.append(entry_for(metadata_zip, "metadata"))
@@ -190,7 +251,10 @@ def build_archive(
     version = cinefeat_version()
     sizes = {e.name: e.size for e in entries}
     readme = out_dir / README
-    readme.write_text(render_readme(title, provenance, counts, sizes, version), encoding="utf-8")
+    readme.write_text(
+        render_readme(title, provenance, counts, sizes, version, zip_features=plan),
+        encoding="utf-8",
+    )
     citation = out_dir / CITATION
     citation.write_text(render_citation(metadata, title, metadata.get("version")), "utf-8")
     entries += [entry_for(readme, "readme"), entry_for(citation, "citation")]

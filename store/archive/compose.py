@@ -1,10 +1,11 @@
 """`open_archive`: read an archive folder (per-feature zips + metadata) as one store.
 
-An archive splits a store into one zip per feature so users download only what they need. This
-module puts the pieces back together behind the read side of the `FeatureStore` API: records,
-labels and splits come from `metadata.zip`, each feature from its own zip (read in place,
-random access, no extraction) or from the folder `extract_archive` made of it. Features whose zip
-was not downloaded are simply absent.
+An archive splits a store into one zip per feature (or per chosen group of features) so users
+download only what they need. This module puts the pieces back together behind the read side of
+the `FeatureStore` API: records, labels and splits come from `metadata.zip`, each feature from its
+zip (read in place, random access, no extraction) or from the folder `extract_archive` made of it.
+Features whose zip was not downloaded are simply absent. `FeatureStore.open(folder)` on an archive
+folder returns this same object, so every component that opens a store reads archives too.
 """
 
 from __future__ import annotations
@@ -18,20 +19,33 @@ import numpy as np
 
 from cinefeat.store.archive.build import METADATA_ZIP
 from cinefeat.store.archive.errors import ArchiveError, ChecksumMismatch
-from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, verify_file
+from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, ManifestEntry, verify_file
 from cinefeat.store.archive.safe_zip import safe_extract
+from cinefeat.store.feature_store import FeatureStore
+from cinefeat.store.index import StoreIndex
 from cinefeat.store.rows import FeatureRows
 
 Verify = Literal["none", "size", "full"]
 
 
-class ArchiveStore:
-    """Read-only union of the stores of an archive folder (same read API as FeatureStore)."""
+def entry_features(entry: ManifestEntry) -> list[str]:
+    """The store features held by one manifest entry's zip (none for metadata and text files)."""
+    if entry.kind != "feature":
+        return []
+    if entry.features:
+        return list(entry.features)
+    return [entry.feature] if entry.feature else []
 
-    read_only = True
+
+class ArchiveStore(FeatureStore):
+    """Read-only union of the stores of an archive folder (the read API of FeatureStore).
+
+    Trailers, records, labels and splits are those of `metadata.zip`; writing raises
+    `ReadOnlyStoreError` like any read-only store.
+    """
 
     def __init__(self, path: Path, manifest: Manifest, metadata: Any, features: dict[str, Any]):
-        self.path = path
+        super().__init__(path, metadata.root, read_only=True)
         self.manifest = manifest
         self.metadata = metadata
         self.feature_stores = features
@@ -39,10 +53,30 @@ class ArchiveStore:
     def __repr__(self) -> str:
         return f"ArchiveStore({str(self.path)!r}, features={self.features()})"
 
+    @property
+    def index(self) -> StoreIndex:
+        return self.metadata.index
+
+    def refresh(self) -> None:
+        self.metadata.refresh()
+        for store in self.stores():
+            store.refresh()
+
+    def stores(self) -> list[Any]:
+        """The distinct stores of the downloaded feature zips (a group zip holds several)."""
+        out: list[Any] = []
+        for store in self.feature_stores.values():
+            if not any(store is seen for seen in out):
+                out.append(store)
+        return out
+
+    def feature_index(self, feature: str) -> StoreIndex:
+        return self._store(feature).index
+
     def _store(self, feature: str) -> Any:
         store = self.feature_stores.get(feature)
         if store is None:
-            listed = sorted(e.feature for e in self.manifest.files if e.feature)
+            listed = sorted(f for e in self.manifest.files for f in entry_features(e))
             hint = (
                 f"its zip was not downloaded: run `cinefeat fetch` again for {self.path}"
                 if feature in listed
@@ -120,8 +154,6 @@ def open_archive(folder: str | Path, verify: Verify = "size") -> ArchiveStore:
     `verify`: "full" hashes every present zip against MANIFEST.json (minutes for large archives;
     `cinefeat fetch` already did it), "size" compares sizes only, "none" trusts the files.
     """
-    from cinefeat.store import FeatureStore
-
     folder = Path(folder)
     manifest = Manifest.read(folder)
     opened: dict[str, Any] = {}
@@ -147,8 +179,8 @@ def open_archive(folder: str | Path, verify: Verify = "size") -> ArchiveStore:
         store = FeatureStore.open(location, read_only=True)
         if entry.kind == "metadata":
             metadata = store
-        elif entry.feature:
-            opened[entry.feature] = store
+        for feature in entry_features(entry):
+            opened[feature] = store
     if metadata is None:
         raise ArchiveError(f"{MANIFEST_NAME} in {folder} lists no {METADATA_ZIP}: not an archive")
     return ArchiveStore(folder, manifest, metadata, opened)

@@ -42,8 +42,11 @@ def render_readme(
     counts: dict[str, Any],
     files: dict[str, int],
     cinefeat_version: str,
+    zip_features: dict[str, list[str]] | None = None,
 ) -> str:
-    """Markdown data card: summary, per-feature provenance tables, files, how to load."""
+    """Markdown data card: summary, per-feature provenance tables, files, how to load.
+
+    `zip_features` names the features each zip holds (shown when a zip holds a group)."""
     lines = [
         f"# {title}",
         "",
@@ -76,8 +79,12 @@ def render_readme(
             if key not in HIDDEN_KEYS:
                 lines.append(f"| {key} | {_cell(prov[key])} |")
         lines += [f"| config_hash | {_cell(prov.get('config_hash', ''))} |", ""]
-    lines += ["## Files", "", "| file | bytes |", "|---|---|"]
-    lines += [f"| {name} | {size} |" for name, size in sorted(files.items())]
+    held = zip_features or {}
+    lines += ["## Files", "", "| file | bytes | features |", "|---|---|---|"]
+    lines += [
+        f"| {name} | {size} | {', '.join(held.get(name, [])) or '-'} |"
+        for name, size in sorted(files.items())
+    ]
     lines += [
         "",
         "Checksums (size, md5, sha256) of every file are in `MANIFEST.json`.",
@@ -90,8 +97,8 @@ def render_readme(
         "```",
         "",
         "```python",
-        "from cinefeat.store.archive import open_archive",
-        "store = open_archive('features/')    # reads the zips in place, no extraction",
+        "from cinefeat.store import FeatureStore",
+        "store = FeatureStore.open('features/')   # reads the zips in place, no extraction",
         "values, spans, offsets = store.load_feature('<feature>')",
         "```",
         "",

@@ -77,13 +77,14 @@ def check_record_limits(
     if too_big:
         raise RecordLimitExceeded(
             f"{problem}: {', '.join(too_big)} alone exceed(s) a record. Reduce them (store "
-            "float16, fewer rows per trailer, or archive a subset of trailers with --ids) and "
-            "run `cinefeat archive` again; nothing was uploaded."
+            "float16 instead of float32, or fewer rows per trailer), or split the trailers into "
+            "several stores, then run `cinefeat archive` again; nothing was uploaded."
         )
     groups = suggest_split(splittable, fixed, limits)
     plan = "; ".join(f"record {i + 1}: {', '.join(sorted(g))}" for i, g in enumerate(groups))
     raise RecordLimitExceeded(
         f"{problem}. Split the features into {len(groups)} records, e.g. {plan} — run "
         "`cinefeat archive STORE OUT_DIR --features NAME,...` once per record (each gets the "
-        "labels/metadata archive); nothing was uploaded."
+        "labels/metadata archive), or pack many small features into fewer zips with "
+        "`--group NAME=f1,f2`; nothing was uploaded."
     )

@@ -15,8 +15,9 @@ from typing import Any
 
 from cinefeat.store.archive.checksums import FileDigest, digest_file
 from cinefeat.store.archive.errors import ChecksumMismatch, ManifestError
+from cinefeat.store.layout import ARCHIVE_MANIFEST
 
-MANIFEST_NAME = "MANIFEST.json"
+MANIFEST_NAME = ARCHIVE_MANIFEST
 FORMAT = "cinefeat-feature-archive"
 FORMAT_VERSION = 1
 
@@ -65,9 +66,10 @@ class ManifestEntry:
     size: int
     md5: str
     sha256: str
-    feature: str | None = None
+    feature: str | None = None  # the feature, or the group name of a zip of several
     members: int | None = None  # number of zip members (refuses zip bombs on extraction)
     uncompressed_size: int | None = None
+    features: list[str] | None = None  # store features in this zip (absent: [feature])
 
     def digest(self) -> FileDigest:
         return FileDigest(size=self.size, md5=self.md5, sha256=self.sha256)
@@ -141,8 +143,10 @@ class Manifest:
         return cls.from_dict(data)
 
 
-def entry_for(path: Path, kind: str, feature: str | None = None) -> ManifestEntry:
-    """Hash `path` and describe it for the manifest."""
+def entry_for(
+    path: Path, kind: str, feature: str | None = None, features: list[str] | None = None
+) -> ManifestEntry:
+    """Hash `path` and describe it for the manifest (`features`: the store features it holds)."""
     import zipfile
 
     digest = digest_file(path)
@@ -161,6 +165,7 @@ def entry_for(path: Path, kind: str, feature: str | None = None) -> ManifestEntr
         feature=feature,
         members=members,
         uncompressed_size=uncompressed,
+        features=list(features) if features is not None else None,
     )
 
 

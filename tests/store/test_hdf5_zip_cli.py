@@ -141,3 +141,56 @@ def test_cli_info_compact_export_import(store: FeatureStore, tmp_path: Path) -> 
     _assert_same_store(FeatureStore.open(store.path), FeatureStore.open(tmp_path / "back"))
     missing = runner.invoke(store_group, ["info", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "not a cinefeat store" in missing.output
+
+
+def _dup_trailer(h5: h5py.File) -> None:
+    ids = h5["trailers/ids"][()]
+    ids[1] = ids[0]
+    h5["trailers/ids"][...] = ids
+
+
+def _orphan_rows(h5: h5py.File) -> None:
+    ids = h5["features/clip/ids"][()]
+    ids[0] = b"nobody"
+    del h5["features/clip/ids"]
+    h5.create_dataset("features/clip/ids", data=ids, dtype=h5py.string_dtype("utf-8"))
+
+
+def _overlapping_split(h5: h5py.File) -> None:
+    h5["splits"].attrs["sorted"] = json.dumps({"train": ["m1"], "test": ["m1"]})
+
+
+def _repeated_labels(h5: h5py.File) -> None:
+    h5["labels"].attrs["label_names"] = json.dumps(["Drama", "Drama"])
+
+
+def _feature_is_a_dataset(h5: h5py.File) -> None:
+    h5["features/broken"] = np.zeros(3)
+
+
+def _record_of_another_trailer(h5: h5py.File) -> None:
+    records = h5["trailers/records"][()]
+    records[0], records[1] = records[1], records[0]
+    h5["trailers/records"][...] = records
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_dup_trailer, r"/trailers/ids\[1\] is .* again"),
+        (_orphan_rows, r"trailer 'nobody', which has no record"),
+        (_overlapping_split, r"'m1' is in both 'train' and 'test'"),
+        (_repeated_labels, "label names repeat"),
+        (_feature_is_a_dataset, "/features/broken is a dataset"),
+        (_record_of_another_trailer, r"records\[0\] describes trailer"),
+    ],
+)
+def test_import_refuses_inconsistent_files_before_writing(
+    store: FeatureStore, tmp_path: Path, edit, message: str
+) -> None:
+    path = export_hdf5(store, tmp_path / "s.h5")
+    with h5py.File(path, "r+") as h5:
+        edit(h5)
+    with pytest.raises(Hdf5FormatError, match=message):
+        import_hdf5(path, tmp_path / "back")
+    assert not (tmp_path / "back").exists()
