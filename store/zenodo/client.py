@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 
 ZENODO_API = "https://zenodo.org/api"
 SANDBOX_API = "https://sandbox.zenodo.org/api"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # the usual ones; any 5xx is retried
+
+
+def should_retry(status: int) -> bool:
+    """429 (rate limited) and every 5xx (server trouble) are worth another attempt."""
+    return status in RETRY_STATUSES or 500 <= status < 600
 
 
 def api_url(sandbox: bool) -> str:
@@ -118,7 +123,11 @@ class ZenodoClient:
                     stream=stream,
                     timeout=self.timeout_s,
                 )
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # dropped while reading the answer
+            ) as error:
                 failure = f"connection failed ({type(error).__name__}: {error})"
                 log.warning("%s %s: %s; retrying", method, url, self.redactor.redact(failure))
                 self._wait(attempt, None)
@@ -126,7 +135,7 @@ class ZenodoClient:
             finally:
                 if data is not None:
                     data.close()
-            if response.status_code in RETRY_STATUSES:
+            if should_retry(response.status_code):
                 failure = f"HTTP {response.status_code}: {self._server_message(response)}"
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 log.warning("%s %s: %s; retrying", method, url, self.redactor.redact(failure))

@@ -131,3 +131,53 @@ def test_retry_after_http_date():
     from email.utils import formatdate
 
     assert 8 <= retry_after_seconds(formatdate(time.time() + 10, usegmt=True)) <= 10
+
+
+def test_upload_streams_the_file_from_disk(client, fake_zenodo, tmp_path):
+    """requests gets an open file (it streams it with Content-Length), never the bytes."""
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"q" * 2_000_000)
+    draft = client.create_deposition()
+    bodies = []
+    real = client.session.request
+
+    def spy(method, url, **kwargs):
+        data = kwargs.get("data")
+        if data is not None:
+            bodies.append((type(data), getattr(data, "name", None), data.tell()))
+        return real(method, url, **kwargs)
+
+    client.session.request = spy
+    fake_zenodo.faults["upload_500"] = 1  # each attempt opens the file afresh, from byte 0
+    entry = client.upload(draft["links"]["bucket"], "big.bin", path)
+    assert entry["size"] == 2_000_000
+    assert len(bodies) == 2
+    for kind, name, position in bodies:
+        assert not issubclass(kind, (bytes, bytearray)) and hasattr(kind, "read")
+        assert name == str(path) and position == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"), [(429, True), (500, True), (507, True), (599, True), (404, False)]
+)
+def test_which_statuses_are_retried(status, retried):
+    from cinefeat.store.zenodo.client import should_retry
+
+    assert should_retry(status) is retried
+
+
+def test_answer_dropped_mid_body_is_retried(client, fake_zenodo, sleeps):
+    import requests
+
+    real = client.session.request
+    calls = []
+
+    def drops_once(method, url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:
+            raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
+        return real(method, url, **kwargs)
+
+    client.session.request = drops_once
+    assert client.create_deposition()["submitted"] is False
+    assert len(calls) == 2 and sleeps == [0.001]
