@@ -154,14 +154,23 @@ def test_extracted_archive_opens_the_same(archive_dir, tmp_path):
     assert Manifest.read(target).names() == Manifest.read(archive_dir).names()
 
 
-def test_training_dataset_reads_an_archive(built_archive):
-    from cinefeat.store.data import SequenceDataset
+def test_training_dataset_reads_an_archive(built_archive, store_path):
+    from cinefeat.store.data import SequenceDataset, collate
 
     archived = open_archive(built_archive)
     dataset = SequenceDataset(archived, ["clip", "audio"], split="fold0", subset="test")
     assert dataset.ids == ["set/004"]  # set/005 has no labels, so it is left out
-    item = dataset[0]
-    assert item is not None and dataset.label_names == ["Action", "Drama"]
+    assert dataset.label_names == ["Action", "Drama"]
+    train = SequenceDataset(archived, ["clip", "audio"], split="fold0", subset="train")
+    same = SequenceDataset(
+        FeatureStore.open(store_path, read_only=True), ["clip", "audio"], split="fold0"
+    )
+    assert train.ids == same.ids and train.max_len == same.max_len
+    got, want = collate([train[i] for i in range(len(train))]), collate(list(same))
+    for feature in ("clip", "audio"):
+        assert got["inputs"][feature].equal(want["inputs"][feature])
+        assert got["masks"][feature].equal(want["masks"][feature])
+    assert got["labels"].equal(want["labels"]) and got["labels"][:, 1].sum() > 0
 
 
 def test_failed_build_leaves_no_half_archive(store_path, tmp_path, monkeypatch):

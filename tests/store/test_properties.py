@@ -1,5 +1,5 @@
-"""Hypothesis round trips: random ragged data in, identical data out, through parts, compaction
-and HDF5."""
+"""Hypothesis round trips: random ragged data, labels and a split in, identical data out, through
+parts, compaction and HDF5 (and HDF5 of the compacted store)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,13 @@ def ragged_stores(draw):
         rows = {f: (draw(st.integers(0, 20)), draw(st.integers(0, 2**31))) for f in present}
         trailers.append((tid, rows, draw(st.integers(0, 2)), draw(st.booleans())))
     chunk = draw(st.sampled_from([1, 3, 16, None]))
-    return features, trailers, chunk
+    label_names = draw(st.lists(st.sampled_from(["Drama", "Comedy", "Ünï"]), unique=True))
+    labels = {}
+    for tid in ids:  # some trailers unlabelled, some with no label at all
+        if label_names and draw(st.booleans()):
+            labels[tid] = draw(st.lists(st.sampled_from(label_names), unique=True))
+    subsets = {tid: draw(st.sampled_from(["train", "val", "test"])) for tid in ids}
+    return features, trailers, chunk, (label_names, labels, subsets)
 
 
 def _rows(dim: int, dtype: str, texts: bool, n: int, seed: int) -> FeatureRows:
@@ -59,8 +65,9 @@ def _rows(dim: int, dtype: str, texts: bool, n: int, seed: int) -> FeatureRows:
     return FeatureRows(values.astype(dtype), spans, text if texts else None)
 
 
-def _write(path: Path, features, trailers, chunk) -> dict:
+def _write(path: Path, features, trailers, chunk, annotations) -> dict:
     store = FeatureStore.create(path)
+    label_names, labels, subsets = annotations
     expected: dict[str, dict[str, FeatureRows]] = {}
     writers = {}
     for tid, rows, part, commit_after in trailers:
@@ -77,10 +84,29 @@ def _write(path: Path, features, trailers, chunk) -> dict:
             writers[part].commit()
     for writer in writers.values():
         writer.close()
+    if label_names:
+        store.set_labels(label_names, labels)
+    split: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for tid, subset in subsets.items():
+        split[subset].append(tid)
+    store.set_split("random", split)
     return expected
 
 
-def _check(store: FeatureStore, expected: dict) -> None:
+def _check(store: FeatureStore, expected: dict, annotations) -> None:
+    label_names, labels, subsets = annotations
+    names, multi_hot = store.labels()
+    assert names == label_names and set(multi_hot) == (set(labels) if label_names else set())
+    for tid, hot in multi_hot.items():
+        assert [n for n, bit in zip(names, hot, strict=True) if bit] == [
+            n for n in label_names if n in labels[tid]
+        ]
+    assert store.splits() == {
+        "random": {
+            subset: sorted(t for t, s in subsets.items() if s == subset)
+            for subset in ("train", "val", "test")
+        }
+    }
     assert store.ids() == sorted(expected)
     for tid, feats in expected.items():
         got = store[tid]
@@ -97,21 +123,26 @@ def _check(store: FeatureStore, expected: dict) -> None:
 
 
 @settings(
-    max_examples=8,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(ragged_stores(), st.sampled_from([None, 4, 32]))
 def test_round_trip_through_parts_compaction_and_hdf5(case, rows_per_shard) -> None:
-    features, trailers, chunk = case
+    features, trailers, chunk, annotations = case
     folder = Path(tempfile.mkdtemp(prefix="cinefeat-prop-"))
     try:
-        expected = _write(folder / "s", features, trailers, chunk)
-        _check(FeatureStore.open(folder / "s"), expected)
+        expected = _write(folder / "s", features, trailers, chunk, annotations)
+        _check(FeatureStore.open(folder / "s"), expected, annotations)
         h5 = export_hdf5(FeatureStore.open(folder / "s"), folder / "s.h5")
-        _check(import_hdf5(h5, folder / "back", rows_per_shard=rows_per_shard), expected)
+        _check(
+            import_hdf5(h5, folder / "back", rows_per_shard=rows_per_shard), expected, annotations
+        )
         store = FeatureStore.open(folder / "s")
         compact(store, rows_per_shard=rows_per_shard, force=True)
-        _check(FeatureStore.open(folder / "s"), expected)
+        _check(FeatureStore.open(folder / "s"), expected, annotations)
+        # and on through HDF5 from the compacted store: parts -> compaction -> HDF5 -> store
+        h5 = export_hdf5(FeatureStore.open(folder / "s"), folder / "compacted.h5")
+        _check(import_hdf5(h5, folder / "again"), expected, annotations)
     finally:
         shutil.rmtree(folder)
