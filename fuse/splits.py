@@ -49,10 +49,18 @@ def _shuffle_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.n
 def stratified_split(
     ids: Sequence[str], labels: np.ndarray, seed: int, val: float = 0.1, test: float = 0.2
 ) -> Split:
-    """70/10/20 by iterative stratification: first the test set, then val out of the rest."""
+    """70/10/20 by iterative stratification: first the test set, then val out of the rest.
+
+    `labels[i]` is the multi-hot row of `ids[i]`; the ids need not be sorted (they are sorted
+    together with their rows, so the split does not depend on the order they come in).
+    """
     if len(ids) < 10:
         raise SplitError(f"{len(ids)} labelled trailers are too few to stratify 70/10/20")
-    ids = np.asarray(sorted(ids)) if not isinstance(ids, np.ndarray) else ids
+    labels = np.asarray(labels)
+    if len(labels) != len(ids):
+        raise SplitError(f"{len(labels)} label rows for {len(ids)} ids")
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable")
+    ids, labels = np.asarray(ids, dtype=str)[order], labels[order]
     rest, test_index = _shuffle_split(labels, test, seed)
     train_index, val_index = _shuffle_split(labels[rest], val / (1 - test), seed)
     return {
@@ -68,7 +76,11 @@ def stratified_folds(ids: Sequence[str], labels: np.ndarray, folds: int, seed: i
 
     if folds < 3:
         raise SplitError("--folds must be at least 3 (train, val and test each need a fold)")
-    ids = np.asarray(ids)
+    labels = np.asarray(labels)
+    if len(labels) != len(ids):
+        raise SplitError(f"{len(labels)} label rows for {len(ids)} ids")
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable")
+    ids, labels = np.asarray(ids, dtype=str)[order], labels[order]
     splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     parts = [held for _, held in splitter.split(np.zeros(len(ids)), labels)]
     splits = []

@@ -40,6 +40,20 @@ def test_stratified_split_keeps_rare_label_proportions() -> None:
     assert splits[0]["test"] != splits[1]["test"]
 
 
+def test_stratified_splits_keep_ids_and_label_rows_together() -> None:
+    """Unsorted ids: each id keeps its own label row, and the split does not depend on the order."""
+    rng = np.random.default_rng(2)
+    labels = (rng.random((300, 4)) < [0.4, 0.2, 0.1, 0.05]).astype(int)
+    ids = [f"id{i:03d}" for i in range(300)]
+    shuffled = rng.permutation(300)
+    unsorted_ids, unsorted_labels = [ids[i] for i in shuffled], labels[shuffled]
+    assert stratified_split(unsorted_ids, unsorted_labels, 0) == stratified_split(ids, labels, 0)
+    folds = stratified_folds(unsorted_ids, unsorted_labels, folds=3, seed=0)
+    assert folds == stratified_folds(ids, labels, folds=3, seed=0)
+    with pytest.raises(SplitError, match="label rows"):
+        stratified_split(ids, labels[:-1], 0)
+
+
 def test_folds_partition_ids() -> None:
     rng = np.random.default_rng(1)
     labels = (rng.random((90, 3)) < 0.3).astype(int)
