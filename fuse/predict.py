@@ -3,6 +3,10 @@
 `predict_arrays(head, {"clip": [array (n_i, 512), ...], ...})` pads each feature to the head's
 max length, averages the features the head was trained averaged, standardises with the head's
 statistics and returns probabilities (N, C) — no store, no training code involved.
+
+Before predicting on features from elsewhere, `check_feature_provenance(head, {name:
+provenance})` refuses features made by another extractor or configuration than the head's training
+features (see `cinefeat.fuse.provenance`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import torch
 
 from cinefeat.fuse.data import DataError, pad_sequences, prepare_inputs
 from cinefeat.fuse.heads import Head
+from cinefeat.fuse.provenance import (  # noqa: F401  (re-exported for `cinefeat predict`)
+    ProvenanceMismatchError,
+    check_feature_provenance,
+)
 
 
 @torch.no_grad()
@@ -27,6 +35,15 @@ def predict_arrays(
     if len(counts) != 1:
         raise DataError("every feature needs one array per trailer (got different counts)")
     count = counts.pop()
+    for spec in head.features:
+        shapes = {tuple(np.shape(a)) for a in features[spec.name]}
+        wrong = sorted(s for s in shapes if len(s) != 2 or s[1] != spec.dim)
+        if wrong:
+            raise DataError(
+                f"feature {spec.name!r} needs one (n, {spec.dim}) array per trailer (the head "
+                f"was trained on {spec.dim}-d rows), got shapes {wrong[:3]}: extract it with "
+                "the extractor recorded in the head's features.json"
+            )
     device = next(head.parameters()).device
     head.eval()
     outputs = []
