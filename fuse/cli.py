@@ -166,12 +166,50 @@ def train_command(
     )
 
 
+def _evaluation_split(
+    head: Head, split_name: str | None, split_file: str | None
+) -> tuple[str | None, str | None]:
+    """--split / --split-file, else the split the head was trained on (never a different one by
+    accident: the default split of the store may put the head's training trailers in its test)."""
+    if split_name or split_file:
+        return split_name, split_file
+    recorded = head.provenance.get("data") or {}
+    if recorded.get("split_file"):
+        if not Path(recorded["split_file"]).is_file():
+            raise click.ClickException(
+                f"the head was trained with --split-file {recorded['split_file']}, which is not "
+                "here: pass --split-file PATH or --split NAME"
+            )
+        return None, recorded["split_file"]
+    if recorded:
+        return recorded.get("split"), None
+    legacy = head.provenance.get("split")  # heads saved before `data` was recorded
+    if legacy and Path(legacy).is_file():
+        return None, legacy
+    return legacy, None
+
+
+def _split_label(head: Head, split_name: str | None, split_file: str | None) -> str:
+    name, file = _evaluation_split(head, split_name, split_file)
+    return name or file or "the store's default"
+
+
 def _head_data(store: Any, head: Head, split_name: str | None, split_file: str | None):
-    """The evaluation data of a trained head: its features, lengths, averaging and labels."""
+    """The evaluation data of a trained head: its features, lengths, averaging and labels, on its
+    training split (unless another is given) with its duration filter."""
     from cinefeat.fuse.store_data import load_padded, select
 
+    split_name, split_file = _evaluation_split(head, split_name, split_file)
+    duration_filter = bool((head.provenance.get("data") or {}).get("duration_filter", False))
     max_len = {spec.name: spec.max_len for spec in head.features}
-    selection = select(store, head.feature_names, split_name, split_file, max_len)
+    selection = select(
+        store,
+        head.feature_names,
+        split_name,
+        split_file,
+        max_len,
+        duration_filter=duration_filter,
+    )
     store_labels, _ = store.labels()
     missing = [n for n in head.label_names if n not in store_labels]
     if missing:
@@ -252,7 +290,7 @@ def evaluate_command(
                 scores,
                 head.label_names,
                 title=f"{head.name} on {store_path}",
-                context={"head": head_dir},
+                context={"head": head_dir, "split": _split_label(head, split_name, split_file)},
             )
             runs[head_dir] = result.summary
     except (ValueError, KeyError) as error:

@@ -69,7 +69,23 @@ def train_head(
     head = build_head(head_name, specs, data.selection.label_names, head_options)
     if options.normalize:
         head.normalization = fit_normalization(data.train)
-    head.provenance = provenance(store, options.features, options.split or options.split_file)
+    selection = data.selection
+    split = selection.split_name or options.split or options.split_file
+    head.provenance = provenance(
+        store,
+        options.features,
+        split,
+        {
+            "split": selection.split_name if not options.split_file else None,
+            "split_file": str(Path(options.split_file).resolve()) if options.split_file else None,
+            "top_k": options.top_k,
+            "duration_filter": options.duration_filter,
+            "average": list(options.average),
+            "normalize": options.normalize,
+            "max_len": dict(selection.max_len),
+            "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+        },
+    )
     result = fit(head, data.train, data.val, config, out_dir, resume=resume)
     return head, result
 

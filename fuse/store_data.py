@@ -31,6 +31,7 @@ class StoreSelection:
     label_columns: list[int]
     labels: dict[str, np.ndarray]
     max_len: dict[str, int]
+    split_name: str | None = None  # the stored split used (None with a split file)
 
 
 def parse_max_len(text: str | None) -> dict[str, int] | str:
@@ -63,6 +64,7 @@ def select(
     label_names, labels = store.labels()
     if not label_names:
         raise DataError("the store has no labels: add them with `cinefeat store labels ...`")
+    name = None
     if split_file:
         split = read_split_file(split_file)
     else:
@@ -103,6 +105,7 @@ def select(
         label_columns=columns,
         labels=labels,
         max_len=lengths,
+        split_name=name,
     )
 
 
@@ -142,9 +145,20 @@ def feature_specs(
     ]
 
 
-def provenance(store: Any, features: Sequence[str], split: str | None) -> dict[str, Any]:
-    return {
+def provenance(
+    store: Any, features: Sequence[str], split: str | None, data: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a head records about its training data (saved in `features.json`).
+
+    `features` holds the store's provenance of every input feature (extractor, model, weights
+    hash, config hash: see `cinefeat.fuse.provenance` for the check at prediction time); `data`
+    the data options that `cinefeat evaluate` must apply the same way (split, filters).
+    """
+    record: dict[str, Any] = {
         "store": str(getattr(store, "path", store)),
         "split": split,
         "features": {f: store.provenance(f) for f in features},
     }
+    if data is not None:
+        record["data"] = dict(data)
+    return record

@@ -147,6 +147,51 @@ def test_tune_picks_the_best_validation_run(store_path: str, tmp_path: Path) -> 
     assert (out / "best" / "model.safetensors").is_file()
 
 
+def test_evaluate_uses_the_split_the_head_was_trained_on(store_path: str, tmp_path: Path) -> None:
+    """Without --split, evaluate must not fall back to the store's default split (which could put
+    the head's training trailers in its test set)."""
+    from cinefeat.store import FeatureStore
+
+    everyone = sorted(FeatureStore.open(store_path).ids())
+    split_file = tmp_path / "mine.json"
+    # the test set of this file overlaps the *training* part of the stored sorted-id split
+    split_file.write_text(
+        json.dumps({"train": everyone[10:], "val": everyone[5:10], "test": everyone[:5]})
+    )
+    head = tmp_path / "head"
+    invoke(
+        "train",
+        store_path,
+        "--head",
+        "mlp",
+        "--features",
+        "clip",
+        "--split-file",
+        str(split_file),
+        "--out",
+        str(head),
+        "--set",
+        "hidden=16",
+        *FAST,
+    )
+    recorded = json.loads((head / "features.json").read_text())["provenance"]["data"]
+    assert recorded["split_file"] == str(split_file.resolve()) and recorded["sizes"]["test"] == 5
+    invoke("evaluate", store_path, "--head", str(head), "--out", str(tmp_path / "r"))
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["count"] == 5
+    assert f"split: {split_file.resolve()}" in (tmp_path / "r" / "report.md").read_text()
+    invoke(
+        "evaluate",
+        store_path,
+        "--head",
+        str(head),
+        "--split",
+        "sorted-id",
+        "--out",
+        str(tmp_path / "s"),
+    )
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["count"] == 12
+
+
 def test_errors_name_the_fix(store_path: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["train", store_path, "--head", "mlp", "--features", "nope", "--out", str(tmp_path)]
@@ -163,7 +208,9 @@ def test_fuse_never_imports_extract() -> None:
 
     code = (
         "import sys, cinefeat.fuse.cli, cinefeat.fuse.train, cinefeat.fuse.report, "
-        "cinefeat.fuse.mulan, cinefeat.fuse.tune, cinefeat.fuse.predict\n"
+        "cinefeat.fuse.mulan, cinefeat.fuse.tune, cinefeat.fuse.predict, "
+        "cinefeat.fuse.zeroshot, cinefeat.fuse.similarity, cinefeat.fuse.zeroshot_cli, "
+        "cinefeat.fuse.similarity.report, cinefeat.fuse.zeroshot.report\n"
         "heavy = ('cinefeat.extract', 'open_clip', 'av', 'scenedetect')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))"
     )
