@@ -92,15 +92,23 @@ def rank_label_names(
     rows: Mapping[str, np.ndarray],
     label_names: str | Sequence[str],
     label_encoder: LabelEncoder,
+    encoder: str | None = None,
 ) -> list[tuple[str, float]]:
     """One call for `cinefeat predict --labels "heist, space opera"` on one trailer.
 
     `rows` holds the trailer's feature rows `{feature: (n, d)}` as extracted; `label_encoder` must
     be the text encoder named in `head.label_embeddings.provenance["encoder"]` (the labels are
-    embedded the way the training labels were: same multi-word rule).
+    embedded the way the training labels were: same multi-word rule). Pass that encoder's name as
+    `encoder` to have it checked: another name is refused with a `LabelEmbeddingError`.
     """
     names = split_label_names(label_names) if isinstance(label_names, str) else list(label_names)
     provenance = dict(head.label_embeddings.provenance)
+    trained = provenance.get("encoder")
+    if encoder is not None and trained and encoder != trained:
+        raise LabelEmbeddingError(
+            f"labels would be embedded with {encoder!r} but this head was trained with "
+            f"{trained!r}: embed them with {trained!r}"
+        )
     multiword = provenance.get("multiword", "mean")
     embeddings = embed_label_names(names, label_encoder, multiword, provenance)
     inputs, masks = {}, {}
@@ -110,6 +118,12 @@ def rank_label_names(
                 f"the head needs feature {feature!r} of the trailer; extract it first"
             )
         values = np.asarray(rows[feature], dtype=np.float32)
+        expected = head.model.config.feature_dims[feature]
+        if values.ndim != 2 or values.shape[1] != expected:
+            raise LabelEmbeddingError(
+                f"feature {feature!r} needs (n, {expected}) rows, got {values.shape}: extract it "
+                "with the extractor recorded in the head's features.json"
+            )
         max_len = head.features.get(feature, {}).get("max_len")
         padded, mask = pad_sequences([values], values.shape[-1], max_len)
         inputs[feature], masks[feature] = padded, mask

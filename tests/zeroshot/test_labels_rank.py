@@ -163,6 +163,14 @@ def test_rank_label_names_from_a_saved_head_and_raw_rows(tmp_path) -> None:
     )
     with pytest.raises(LabelEmbeddingError, match="extract it first"):
         rank_label_names(head, {"audio": rows["clip"]}, "heist", toy_encoder)
+    with pytest.raises(LabelEmbeddingError, match=r"needs \(n, 3\) rows"):
+        rank_label_names(head, {"clip": np.zeros((4, 5))}, "heist", toy_encoder)
+    # the caller may name its encoder; another one than the head's is refused
+    named = rank_label_names(head, rows, "romance, heist", toy_encoder, encoder="toy")
+    assert named == rank_label_names(head, rows, "romance, heist", toy_encoder)
+    assert [name for name, _ in named] == ["heist", "romance"]
+    with pytest.raises(LabelEmbeddingError, match="embed them with 'toy'"):
+        rank_label_names(head, rows, "heist", toy_encoder, encoder="all-MiniLM-L6-v2")
 
 
 def test_token_mean_encoder_averages_word_pieces() -> None:
