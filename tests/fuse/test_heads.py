@@ -69,6 +69,22 @@ def test_padded_values_do_not_change_the_output(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", HEAD_NAMES)
+def test_prediction_does_not_depend_on_batch_mates_or_padded_length(name: str) -> None:
+    """Each trailer alone, its padding cut to its own length, scores as it did in the batch."""
+    head = make_head(name).eval()
+    inputs, masks, _ = first_batch(head)
+    with torch.no_grad():
+        batch = head.predict_proba(inputs, masks)
+        for row in range(len(batch)):
+            own = {n: max(1, int(m[row].sum())) for n, m in masks.items()}
+            alone = head.predict_proba(
+                {n: x[row : row + 1, : own[n]] for n, x in inputs.items()},
+                {n: m[row : row + 1, : own[n]] for n, m in masks.items()},
+            )
+            torch.testing.assert_close(alone[0], batch[row])
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
 def test_save_and_load_give_identical_outputs(name: str, tmp_path: Path) -> None:
     head = make_head(name)
     head.normalization = fit_normalization(tiny_data(32))

@@ -55,6 +55,8 @@ def test_every_metric_matches_scikit_learn(seed: int) -> None:
         precision, recall, _ = sk.precision_recall_curve(y_true[:, c], scores[:, c])
         trapezoids.append(sk.auc(recall, precision))
     expected["pr_auc_trapezoid_macro"] = np.mean(trapezoids)
+    precision, recall, _ = sk.precision_recall_curve(y_true.ravel(), scores.ravel())
+    expected["pr_auc_trapezoid_micro"] = sk.auc(recall, precision)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-12), key
 
