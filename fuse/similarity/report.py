@@ -70,11 +70,16 @@ def plot_map(
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8, 7), dpi=100)
-    colours = plt.get_cmap("tab20")
+    # 40 distinct colours: MovieNet's 21 genres must not share one (tab20 alone repeats at 20)
+    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
     for index in np.unique(primary[primary >= 0]):
         points = coordinates[primary == index]
         axes.scatter(
-            points[:, 0], points[:, 1], s=6, color=colours(index % 20), label=label_names[index]
+            points[:, 0],
+            points[:, 1],
+            s=6,
+            color=palette[index % len(palette)],
+            label=label_names[index],
         )
     axes.set_title(title)
     axes.set_xticks([])
