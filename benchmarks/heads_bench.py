@@ -9,8 +9,10 @@ Throughput runs each head in its own process (so peak memory is that head's alon
 synthetic store shaped like MovieNet: label frequencies from movienet-label-stats.json, lengths
 drawn from its duration quartiles and capped at the paper's 216 CLIP, 64 OCR, 86 ASR,
 140 Audiotag, 18 Musicnet, all five features as sequences, each head at its documented defaults,
-batch 32, one epoch after one warm-up step. The data loader's share is the time spent gathering
-a batch, standardising it and moving it to the device, over the whole step time.
+batch 32, one epoch after one warm-up step. The data loader's share is the time a training step
+waits for its next host batch (gathered from the padded in-memory tensors by the prefetch thread),
+over the whole step time; the float32 cast, standardisation and host-to-device copy run in the step
+and count as compute (`Trainer.data_seconds` / `Trainer.step_seconds`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ how they are paired within steps differs. Label c is on when the pair (a_c, b_c)
 step. The temporal mean is therefore the same for all sequences up to noise, so a head that
 averages first (`mlp`) is at chance, while a sequence head can learn the conjunction.
 
-MovieNet-shaped data: label frequencies and pair structure from the released label statistics,
-sequence lengths capped as in the paper (216 CLIP, 64 OCR, 86 ASR, 140 Audiotag, 18 Musicnet).
+MovieNet-shaped data: per-label frequencies and the labels-per-trailer distribution from the
+released label statistics (labels are drawn independently, so genre pairs co-occur by chance
+only), sequence lengths capped as in the paper (216 CLIP, 64 OCR, 86 ASR, 140 Audiotag,
+18 Musicnet).
 """
 
 from __future__ import annotations
