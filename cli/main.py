@@ -22,7 +22,7 @@ COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     ("cinefeat.fuse.cli", None, ()),
     ("cinefeat.fuse.zeroshot_cli", None, ()),
     ("cinefeat.extract.cli", "extract", ("av", "open_clip", "scenedetect")),
-    ("cinefeat.cli.commands", None, ()),
+    ("cinefeat.cli.commands", "extract", ("av", "open_clip", "scenedetect")),
 )
 
 
