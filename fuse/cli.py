@@ -162,7 +162,7 @@ def train_command(
         summary,
         as_json,
         f"{head_name}: best validation macro AP {result.best_val_ap:.4f} "
-        f"(epoch {result.best_epoch}); saved to {out_dir}",
+        f"(epoch {_epochs(result.best_epoch)}); saved to {out_dir}",
     )
 
 
@@ -192,6 +192,13 @@ def _evaluation_split(
 def _split_label(head: Head, split_name: str | None, split_file: str | None) -> str:
     name, file = _evaluation_split(head, split_name, split_file)
     return name or file or "the store's default"
+
+
+def _epochs(best: dict[str, int]) -> str:
+    """`12`, or `image 4, fusion 9` for heads trained in stages (frame-mlp-fusion)."""
+    if list(best) == ["train"]:
+        return str(best["train"])
+    return ", ".join(f"{stage} {epoch}" for stage, epoch in best.items())
 
 
 def _head_data(store: Any, head: Head, split_name: str | None, split_file: str | None):

@@ -101,7 +101,8 @@ def _optimizer(head: Head, config: TrainConfig) -> torch.optim.Optimizer:
 
 class Trainer:
     """Runs `head.stages` in order; each stage trains until `patience` epochs without a better
-    validation macro AP, then restores its best weights."""
+    validation macro AP (equal AP with a lower validation loss counts as better), then restores
+    its best weights."""
 
     def __init__(
         self,
@@ -159,11 +160,19 @@ class Trainer:
             clock = now
         return total / max(batches, 1)
 
-    def _validate(self) -> float:
+    def _validate(self) -> tuple[float, float]:
+        """(macro AP, binary cross-entropy) on the validation split; NaNs without one.
+
+        The loss breaks ties of AP: on a small validation split AP saturates (often at 1.0) after
+        a few epochs, and keeping the first of equal APs would keep an undertrained head.
+        """
         if self.val_data is None or len(self.val_data) == 0:
-            return float("nan")
+            return float("nan"), float("nan")
         scores = predict_proba(self.head, self.val_data, max(self.config.batch_size, 64))
-        return macro_ap(self.val_data.labels.numpy(), scores)
+        labels = self.val_data.labels.numpy()
+        p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+        loss = float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
+        return macro_ap(labels, scores), loss
 
     # --- checkpoints ----------------------------------------------------------------------
     def _save_state(self, stage_index: int, epoch: int, optimizer, stall: int, best_state) -> None:
@@ -177,6 +186,7 @@ class Trainer:
             "stall": stall,
             "best_val_ap": self.best_val_ap,
             "stage_best": self._stage_best,
+            "stage_best_loss": self._stage_best_loss,
             "best_epoch": json.dumps(self.best_epoch),
             "history": json.dumps(self.history),
             "optimizer": optimizer.state_dict(),
@@ -212,13 +222,14 @@ class Trainer:
             optimizer = _optimizer(head, self.config)
             scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
             first_epoch, stall, best_state = 0, 0, None
-            self._stage_best = float("-inf")
+            self._stage_best, self._stage_best_loss = float("-inf"), float("inf")
             if state and stage_index == start_stage:
                 optimizer.load_state_dict(state["optimizer"])
                 self.generator.set_state(state["generator"])
                 torch.set_rng_state(state["torch_rng"])
                 first_epoch, stall = state["epoch"] + 1, state["stall"]
                 self.best_val_ap, self._stage_best = state["best_val_ap"], state["stage_best"]
+                self._stage_best_loss = state.get("stage_best_loss", float("inf"))
                 self.history = json.loads(state["history"])
                 self.best_epoch = json.loads(state["best_epoch"])
                 best_state = state["best_state"]
@@ -227,17 +238,28 @@ class Trainer:
             bar = progress(range(first_epoch, self.config.epochs), desc=f"{head.name}:{stage}")
             for epoch in bar:
                 loss = self._train_epoch(optimizer, scaler)
-                val_ap = self._validate()
-                improved = np.isnan(val_ap) or val_ap > self._stage_best
+                val_ap, val_loss = self._validate()
+                improved = (
+                    np.isnan(val_ap)
+                    or val_ap > self._stage_best
+                    or (val_ap == self._stage_best and val_loss < self._stage_best_loss)
+                )
                 if improved:
-                    self._stage_best = val_ap if not np.isnan(val_ap) else self._stage_best
+                    if not np.isnan(val_ap):
+                        self._stage_best, self._stage_best_loss = val_ap, val_loss
                     best_state = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()}
                     self.best_epoch[stage] = epoch
                     stall = 0
                 else:
                     stall += 1
                 self.history.append(
-                    {"stage": stage, "epoch": epoch, "loss": loss, "val_ap": val_ap}
+                    {
+                        "stage": stage,
+                        "epoch": epoch,
+                        "loss": loss,
+                        "val_ap": val_ap,
+                        "val_loss": val_loss,
+                    }
                 )
                 bar.set_postfix(loss=f"{loss:.4f}", val_mAP=f"{val_ap:.4f}")
                 self._save_state(stage_index, epoch, optimizer, stall, best_state)

@@ -104,3 +104,22 @@ def test_training_on_a_store(tmp_path: Path) -> None:
     head, result = train_head(store, data, options, "mlp", {"hidden": 16}, FAST, tmp_path / "h")
     assert result.best_val_ap > 0.5
     assert head.provenance["features"]["clip"]["extractor"] == "synthetic-clip"
+
+
+def test_equal_validation_ap_is_broken_by_the_lower_validation_loss() -> None:
+    """On an easy task AP saturates at 1.0 within a few epochs; the kept epoch is the one with
+    the best AP and, among those, the lowest validation loss (not simply the first)."""
+    torch.manual_seed(0)
+    head = build_head("mlp", tiny_specs(), LABELS, SMALL_CONFIGS["mlp"])
+    train, val = tiny_data(48, seed=1), tiny_data(24, seed=2)
+    head.normalization = fit_normalization(train)
+    config = TrainConfig(epochs=25, lr=3e-3, batch_size=16, pos_weight=1.0, patience=25)
+    result = fit(head, train, val, config)
+    history = result.history
+    best_ap = max(h["val_ap"] for h in history)
+    tied = [h for h in history if h["val_ap"] == best_ap]
+    assert len(tied) > 1, "the task should saturate AP over several epochs"
+    chosen = history[result.best_epoch["train"]]
+    assert chosen["val_ap"] == best_ap
+    assert chosen["val_loss"] == min(h["val_loss"] for h in tied)
+    assert chosen is not tied[0]
