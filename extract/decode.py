@@ -9,13 +9,19 @@ features. One PyAV loop demuxes video and audio together:
   size and emitted as they pass;
 - for scene-dependent samplers (`scene-middle`, `shot-clips`), the last `buffer_s` seconds of
   frames are kept at each requested size; whenever the detector makes a cut final, the scenes
-  before it are sampled and served from that buffer;
+  before it are sampled and served from that buffer; full `shot-clips` of a shot still going on
+  are served as soon as the detector has settled their frames (no later cut can fall inside
+  them), so a long shot's clips never wait for its end;
 - audio frames are converted to float32 mono once per needed sample rate by FFmpeg's resampler.
 
-Only selections older than the buffer when their scene ended (scenes longer than about
-2 x `buffer_s`, or every selection with `transnetv2`, which decides at the end) need a second,
-partial pass: it decodes up to the last such frame, seeking over gaps longer than `seek_gap_s`
-(an accurate seek to the keyframe before), matching frames to pass-1 indices by timestamp.
+Only selections older than the buffer when they became final (scene-middle frames of shots longer
+than about 2 x (`buffer_s` - the detector's lag), or every selection with `transnetv2`, which
+decides at the end) need a second, partial pass: it decodes up to the last such frame, seeking
+over gaps longer than `seek_gap_s` (an accurate seek to the keyframe before), matching frames to
+pass-1 indices by timestamp.
+
+A video stream that ends well before the duration the file declares (a truncated download whose
+index survived) is refused with a `DecodeError` instead of giving rows for part of it.
 
 Memory bound per trailer, whatever its length: `buffer_s * fps` frames per requested size (at
 224 px short side and 24 fps, 4 s = 96 frames = 26 MB), one pending frame per `every-k` spec, one
@@ -47,6 +53,10 @@ from cinefeat.extract.scenes import create_scene_detector
 
 HISTOGRAM_SIZE = (64, 36)
 HISTOGRAM_BINS = 4
+# A video stream that ends this much before the duration the file declares is truncated (a cut
+# download whose index survived decodes without any error, just fewer frames): both bounds must
+# be exceeded, so a stream a little shorter than its audio or container is not refused.
+TRUNCATED_SHARE, TRUNCATED_MIN_S = 0.1, 1.0
 
 
 class DecodeError(Exception):
@@ -119,7 +129,10 @@ class TrailerDecoder:
                 raise DecodeError(f"{self.path}: no video frame could be decoded")
             yield from self._pass_two()
         except av.FFmpegError as error:
-            raise DecodeError(f"{self.path}: decoding failed ({error})") from None
+            raise DecodeError(
+                f"{self.path}: decoding failed ({error}); the file is truncated or corrupt: "
+                f"re-download or re-encode it"
+            ) from None
 
     def size_of(self, spec: FrameSpec) -> tuple[int, int]:
         return scaled_size(*self.info.display_size, spec.short_side)
@@ -143,7 +156,12 @@ class TrailerDecoder:
         work_size = max(needed, key=lambda size: size[0] * size[1])
         recent = RecentFrames(round(self.plan.buffer_s * info.fps) if scene_specs else 0)
         emitted = dict.fromkeys((s for s, _ in scene_specs), 0)
+        opened = dict.fromkeys((s for s, _ in scene_specs), 0)  # served early from the open shot
         need_histograms = any(s.sampler == "shot-clips" for s in self.plan.frame_specs)
+        # the detector's frame is a cheaper source of the histograms when it is large enough
+        histogram_from_detector = (
+            min(detector_size[0] - HISTOGRAM_SIZE[0], detector_size[1] - HISTOGRAM_SIZE[1]) >= 0
+        )
         times = GrowingArray()
         histograms = GrowingArray((HISTOGRAM_BINS**3,), np.float32)
         pending: dict[FrameSpec, tuple[int, np.ndarray]] = {}  # last pick of each streaming spec
@@ -178,9 +196,12 @@ class TrailerDecoder:
                     times.append(raw - self._offset)
                     work = self._scaled(frame, work_size)  # counted as decoding
                     tick = time.perf_counter()
-                    detector.push(index, _resized(work, detector_size))
+                    # bilinear, as PySceneDetect downscales for its own detectors
+                    for_detector = _resized(work, detector_size, linear=True)
+                    detector.push(index, for_detector)
                     if need_histograms:
-                        small = _resized(work, HISTOGRAM_SIZE)
+                        source = for_detector if histogram_from_detector else work
+                        small = _resized(source, HISTOGRAM_SIZE)
                         histograms.append(colour_histogram(small, HISTOGRAM_BINS))
                     final = detector.cuts_so_far(index)
                     scene_time += time.perf_counter() - tick
@@ -204,6 +225,22 @@ class TrailerDecoder:
                             histograms.view()[:closed] if need_histograms else None,
                         )
                         yield from self._serve(prefix, scene_specs, emitted, recent)
+                        opened = dict.fromkeys(opened, 0)
+                    settled = detector.settled(index)
+                    if scene_specs and settled > closed:
+                        yield from self._serve_open(
+                            Timeline(
+                                times.view()[: settled + 1],
+                                float(times.view()[settled]),
+                                (),
+                                histograms.view()[: settled + 1] if need_histograms else None,
+                            ),
+                            closed,
+                            settled,
+                            scene_specs,
+                            (emitted, opened),
+                            recent,
+                        )
                     sample_time += time.perf_counter() - tick
             for rate, resampler in resamplers.items():
                 for out in resampler.resample(None):
@@ -215,6 +252,13 @@ class TrailerDecoder:
         tick = time.perf_counter()
         n = len(times)
         last = float(times.view()[-1]) if n else 0.0
+        missing = info.duration_s - (last + 1.0 / info.fps)
+        if n and missing > max(TRUNCATED_MIN_S, TRUNCATED_SHARE * info.duration_s):
+            raise DecodeError(
+                f"{self.path}: the video stream ends at {last + 1.0 / info.fps:.2f} s but the "
+                f"file declares {info.duration_s:.2f} s; the file is truncated or corrupt: "
+                f"re-download or re-encode it"
+            )
         duration = max(info.duration_s, last + 1.0 / info.fps) if n else info.duration_s
         self.timeline = Timeline(
             times.view().copy(),
@@ -248,17 +292,44 @@ class TrailerDecoder:
         """Items of the scenes in `timeline` not served yet: from the buffer, else to pass 2."""
         for spec, sampler in scene_specs:
             selections = sampler.select(timeline)
-            size = self.size_of(spec)
-            for selection in selections[emitted[spec] :]:
-                indices = selection.indices if spec.clip else (selection.representative,)
-                frames = [recent.get(i, size) for i in indices]
-                if any(f is None for f in frames):
-                    self._leftover.append((spec, selection))
-                elif spec.clip:
-                    yield Item(spec, np.stack(frames), selection.span)
-                else:
-                    yield Item(spec, frames[0], selection.span)
+            yield from self._from_buffer(spec, selections[emitted[spec] :], recent)
             emitted[spec] = len(selections)
+
+    def _from_buffer(
+        self, spec: FrameSpec, selections: list[Selection], recent: RecentFrames
+    ) -> Iterator[Item]:
+        """Items of `selections` whose frames are still buffered; the others go to pass 2."""
+        size = self.size_of(spec)
+        for selection in selections:
+            indices = selection.indices if spec.clip else (selection.representative,)
+            frames = [recent.get(i, size) for i in indices]
+            if any(f is None for f in frames):
+                self._leftover.append((spec, selection))
+            elif spec.clip:
+                yield Item(spec, np.stack(frames), selection.span)
+            else:
+                yield Item(spec, frames[0], selection.span)
+
+    def _serve_open(
+        self,
+        timeline: Timeline,
+        start: int,
+        settled: int,
+        scene_specs: list[tuple[FrameSpec, FrameSampler]],
+        counts: tuple[dict[FrameSpec, int], dict[FrameSpec, int]],
+        recent: RecentFrames,
+    ) -> Iterator[Item]:
+        """Selections of the still open shot that no later cut can change (full `shot-clips`), so
+        a long shot's clips come from the buffer instead of pass 2. They count as served: when
+        the shot closes, `_serve` skips them (they are its first selections)."""
+        emitted, opened = counts
+        for spec, sampler in scene_specs:
+            early = sampler.select_open(timeline, start, settled, opened[spec])
+            if not early:
+                continue
+            opened[spec] += len(early)
+            emitted[spec] += len(early)
+            yield from self._from_buffer(spec, early, recent)
 
     # -- pass 2 ---------------------------------------------------------------------------------
 
@@ -345,13 +416,14 @@ class TrailerDecoder:
         return array
 
 
-def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`frame` at (w, h) `size` by area averaging (a no-op when it already has that size)."""
+def _resized(frame: np.ndarray, size: tuple[int, int], linear: bool = False) -> np.ndarray:
+    """`frame` at (w, h) `size` by area averaging, or bilinear (6x cheaper at non-integer ratios)
+    when `linear`; a no-op when it already has that size."""
     if (frame.shape[1], frame.shape[0]) == size:
         return frame
     import cv2
 
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR if linear else cv2.INTER_AREA)
 
 
 def _frame_time(frame: Any, index: int, fps: float) -> float:

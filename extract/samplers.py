@@ -72,6 +72,15 @@ class FrameSampler(ABC):
         frame, in order (it may keep state); must agree with `select`."""
         raise NotImplementedError
 
+    def select_open(
+        self, timeline: Timeline, start: int, settled: int, skip: int
+    ) -> list[Selection]:
+        """Selections of the shot that starts at frame `start` and is still open (its end is not
+        known, but frames `start..settled` are known to be in it) that no later cut can change,
+        after the first `skip` of them. They must be exactly the first selections `select` gives
+        for that shot once it is closed. Default: none (wait for the cut)."""
+        return []
+
 
 SAMPLERS: dict[str, type[FrameSampler]] = {}
 
@@ -186,6 +195,25 @@ class ShotClips(FrameSampler):
                     timeline.end_of(min(clip_start + length, end) - 1),
                 )
                 out.append(Selection(tuple(padded), span, _representative(real, timeline)))
+        return out
+
+    def select_open(
+        self, timeline: Timeline, start: int, settled: int, skip: int
+    ) -> list[Selection]:
+        """Full clips of the open shot, served while it goes on: a clip whose frames and end time
+        are all settled is the same whatever cut comes later. Only with a fixed `step` (with
+        `fps`, the step depends on the whole trailer's frame timing)."""
+        if self.fps is not None:
+            return []
+        length = self.frames_per_clip * self.step
+        out = []
+        clip = skip
+        while start + (clip + 1) * length <= settled:  # end_of(last frame) = next frame's start
+            clip_start = start + clip * length
+            real = list(range(clip_start, clip_start + length, self.step))
+            span = (float(timeline.times[clip_start]), timeline.end_of(clip_start + length - 1))
+            out.append(Selection(tuple(real), span, _representative(real, timeline)))
+            clip += 1
         return out
 
 

@@ -45,6 +45,12 @@ class SceneDetector(ABC):
         """Cuts already final after frame `index` was pushed (lets samplers start early)."""
         return []
 
+    def settled(self, index: int) -> int:
+        """After frame `index` was pushed: the last frame no cut still to be reported can precede
+        (-1: nothing is settled before `finish`). Frames from the last final cut up to this one
+        are known to lie in one shot, so `shot-clips` can serve that shot's full clips early."""
+        return -1
+
 
 SCENE_DETECTORS: dict[str, Callable[..., SceneDetector]] = {}
 
@@ -88,17 +94,20 @@ class _PySceneDetect(SceneDetector):
         return self.target_width, scaled_height - scaled_height % 2
 
     def push(self, index: int, frame: np.ndarray) -> None:
+        import cv2
         from scenedetect import FrameTimecode
 
-        bgr = np.ascontiguousarray(frame[..., ::-1])
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         found = self.detector.process_frame(FrameTimecode(index, fps=self.fps), bgr)
         self.cuts.extend(int(t.frame_num) for t in found)
 
     def cuts_so_far(self, index: int) -> list[int]:
         """Cuts at least `event_buffer_length` frames old: PySceneDetect may still report a cut
         that far in the past (flash filter), never older."""
-        lag = int(getattr(self.detector, "event_buffer_length", 0) or 0)
-        return [c for c in self.cuts if c <= index - lag]
+        return [c for c in self.cuts if c <= self.settled(index)]
+
+    def settled(self, index: int) -> int:
+        return index - int(getattr(self.detector, "event_buffer_length", 0) or 0)
 
     def finish(self, n_frames: int) -> list[int]:
         from scenedetect import FrameTimecode

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cinefeat.extract.decode import DecodePlan, FrameSpec, TrailerDecoder
+from cinefeat.extract.decode import DecodeError, DecodePlan, FrameSpec, TrailerDecoder
 from cinefeat.extract.probe import ProbeError, probe
 from cinefeat.extract.scenes import SCENE_DETECTORS
 
@@ -157,6 +157,49 @@ def test_probe_rejects_audio_only(tmp_path: Path, run_ffmpeg) -> None:
         probe(path)
 
 
+@pytest.mark.parametrize(
+    ("audio_rates", "message"),
+    [([], "the video stream ends at 0.8"), ([16000], r"decoding failed \(.*Invalid data")],
+    ids=["video-only", "with-audio"],
+)
+def test_truncated_file_with_its_index_first_is_refused(
+    tmp_path: Path, run_ffmpeg, cuts_video_maker, audio_rates: list[int], message: str
+) -> None:
+    """The index (moov) survives, so probing works; the media data stops at 0.8 of 2 s. Demuxing
+    only the video ends early without any FFmpeg error (caught by the declared duration); with
+    the audio the cut packet is an FFmpeg error. Either way: DecodeError, never partial rows."""
+    good = cuts_video_maker(tmp_path / "good.mp4", ["red", "blue"])
+    streamable = tmp_path / "streamable.mp4"
+    run_ffmpeg("-i", str(good), "-c", "copy", "-movflags", "+faststart", str(streamable))
+    data = streamable.read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    info = probe(path)
+    assert info.duration_s == 2.0 and info.has_audio
+    decoder = TrailerDecoder(
+        path, info, DecodePlan([FrameSpec("scene-middle", (), 32)], audio_rates)
+    )
+    with pytest.raises(DecodeError, match=message) as error:
+        list(decoder.items())
+    assert "truncated or corrupt" in str(error.value)
+
+
+def test_video_a_little_shorter_than_declared_is_kept(tmp_path: Path, run_ffmpeg) -> None:
+    """Audio 0.6 s longer than the video (a container duration past the last frame) is normal."""
+    path = tmp_path / "tail.mkv"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "color=c=red:s=64x36:r=10:d=2",
+        "-f", "lavfi", "-i", "sine=d=2.6",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "flac", str(path),
+    )  # fmt: skip
+    info = probe(path)
+    decoder = TrailerDecoder(path, info, DecodePlan([FrameSpec("scene-middle", (), 32)], [16000]))
+    items = list(decoder.items())
+    assert info.duration_s == pytest.approx(2.6, abs=0.05)  # Matroska: the container's
+    assert len(items) == 1 and decoder.timeline.n_frames == 20
+    assert items[0].span == (0.0, decoder.timeline.duration_s) == (0.0, info.duration_s)
+
+
 def test_second_pass_with_seeks_matches_the_buffered_pass(tmp_path: Path, cuts_video_maker):
     """buffer_s=0 forces every scene-dependent frame through pass 2 (seeks over 1 s gaps)."""
     path = cuts_video_maker(
@@ -183,3 +226,106 @@ def test_second_pass_with_seeks_matches_the_buffered_pass(tmp_path: Path, cuts_v
     for a, b in zip(sorted(one_pass, key=key), sorted(two_pass, key=key), strict=True):
         assert key(a) == key(b) and a.data.shape == b.data.shape
         assert np.abs(a.data.astype(int) - b.data.astype(int)).mean() < 3
+
+
+def test_long_shots_serve_their_clips_from_the_buffer(tmp_path: Path, cuts_video_maker) -> None:
+    """Two 6 s shots with a 2 s buffer: every full clip is served while its shot goes on (only the
+    two scene-middle frames, 3 s back when their shot ends, need pass 2), and the items are exactly
+    those of a run whose buffer holds the whole video."""
+    path = cuts_video_maker(tmp_path / "long shots.mp4", ["red", "blue"], seconds=6.0, audio=False)
+    info = probe(path)
+    specs = [
+        FrameSpec("scene-middle", (), 16),
+        FrameSpec("shot-clips", (("frames_per_clip", 10),), 16, clip=True),
+        FrameSpec("shot-clips", (("frames_per_clip", 7),), 32),  # 2-D: representative frames
+    ]
+    small = TrailerDecoder(path, info, DecodePlan(specs, buffer_s=2.0))
+    served = list(small.items())
+    assert small.timeline.cuts == (150,)
+    assert small.second_pass_items == 2 and small.frames_decoded < 2 * 300
+    whole = TrailerDecoder(path, info, DecodePlan(specs, buffer_s=100.0))
+    reference = list(whole.items())
+    assert whole.second_pass_items == 0
+    counts = Counter(i.spec.label() for i in served)
+    assert counts == {
+        specs[0].label(): 2,
+        specs[1].label(): 30,  # 15 clips of 10 frames per 150-frame shot
+        specs[2].label(): 2 * 22,  # ceil(150 / 7) per shot, the last one padded
+    }
+
+    def key(item):
+        return item.spec.label(), item.span
+
+    assert sorted(map(key, served)) == sorted(map(key, reference))
+    for a, b in zip(sorted(served, key=key), sorted(reference, key=key), strict=True):
+        assert a.data.shape == b.data.shape
+        assert np.abs(a.data.astype(int) - b.data.astype(int)).mean() < 3
+    # the clips tile each shot without crossing the cut
+    clips = sorted(i.span for i in served if i.spec.clip)
+    assert clips[0] == (0.0, 0.4) and clips[14][1] == 6.0 and clips[15][0] == 6.0
+
+
+AUDIO_TONES = {  # one tone per channel; 5.1's LFE (80 Hz) is left out of the mono downmix
+    "mono": {"FC": 440},
+    "stereo": {"FL": 440, "FR": 660},
+    "5.1": {"FL": 440, "FR": 660, "FC": 550, "LFE": 80, "BL": 770, "BR": 880},
+}
+
+
+@pytest.mark.parametrize(
+    ("rate", "layout", "suffix", "codec"),
+    [
+        (8000, "mono", "mkv", "pcm_s16le"),
+        (22050, "stereo", "mkv", "pcm_s16le"),
+        (48000, "5.1", "mp4", "aac"),
+        (96000, "5.1", "mkv", "pcm_s16le"),
+    ],
+    ids=["8k-mono", "22k-stereo", "48k-5.1-aac", "96k-5.1"],
+)
+def test_any_rate_and_layout_decodes_to_mono_at_every_model_rate(
+    tmp_path: Path, run_ffmpeg, rate: int, layout: str, suffix: str, codec: str
+) -> None:
+    """What the audio extractors get from the pipeline: 8 to 96 kHz, mono to 5.1, each channel's
+    tone at its pitch in the mono mix (5.1: LFE left out), the right length at 12, 16 and 32 kHz."""
+    tones = AUDIO_TONES[layout]
+    inputs = ["-f", "lavfi", "-i", "color=c=gray:s=64x36:r=10:d=2"]
+    for frequency in tones.values():
+        inputs += ["-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate={rate}:d=3"]
+    mapping = "|".join(f"{i}.0-{channel}" for i, channel in enumerate(tones))
+    graph = "".join(f"[{i + 1}:a]" for i in range(len(tones)))
+    graph += f"join=inputs={len(tones)}:channel_layout={layout}:map={mapping}[a]"
+    path = tmp_path / f"tones {layout}.{suffix}"
+    run_ffmpeg(
+        *inputs,
+        "-filter_complex",
+        graph,
+        "-map",
+        "0:v",
+        "-map",
+        "[a]",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        codec,
+        "-t",
+        "2",  # `join` may drop its inputs' last frame: make them longer and cut the output
+        str(path),
+    )
+    info = probe(path)
+    assert (info.audio_rate, info.audio_channels) == (rate, len(tones))
+    decoder = TrailerDecoder(path, info, DecodePlan([], audio_rates=[12000, 16000, 32000]))
+    assert list(decoder.items()) == []
+    expected = sorted(f for channel, f in tones.items() if channel != "LFE")
+    slack_s = 1024 / rate if codec == "aac" else 0.0  # the AAC encoder may drop a last frame
+    for target, audio in decoder.audio.items():
+        assert audio.dtype == np.float32 and audio.ndim == 1
+        assert -slack_s * target - 2 <= len(audio) - 2 * target <= 2, (target, len(audio))
+        middle = audio[target // 2 : target // 2 + target]  # 1 s: 1 Hz bins
+        spectrum = np.abs(np.fft.rfft(middle * np.hanning(len(middle))))
+        peaks = [int(i) for i in np.flatnonzero(spectrum > 0.1 * spectrum.max())]
+        found = sorted({min(expected, key=lambda f, p=p: abs(f - p)) for p in peaks})
+        assert found == expected, (target, peaks)
+        assert all(min(abs(p - f) for f in expected) <= 2 for p in peaks), (target, peaks)
+        assert 0.05 < float(np.abs(middle).max()) <= 1.0
