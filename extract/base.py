@@ -57,7 +57,9 @@ class ClipRequest:
 class AudioRequest:
     """Mono float32 windows at one sample rate; the last window is zero-padded to `window_s`.
 
-    A trailer shorter than one window yields exactly one padded window.
+    Windows start at 0, `hop_s`, 2 `hop_s`, ... and tile the whole trailer (its video duration D;
+    an audio track that ends earlier is silence to the end): 1 + ceil((D - window_s) / hop_s) of
+    them, so a trailer shorter than one window yields exactly one padded window.
     """
 
     sample_rate: int

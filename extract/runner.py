@@ -3,10 +3,23 @@
 Why this shape (after PySceneDetect's threaded decode and lhotse's batch extraction): decoding runs
 in `workers` background threads that push items into one bounded queue (PyAV releases the GIL while
 decoding), while the calling thread runs the models on batches that span trailers, so a GPU stays
-busy on short trailers and decoding of the next trailers overlaps inference. Memory stays bounded:
-the queue holds at most `queue_size` items, each batch buffer at most `batch_size` items, and a
-trailer keeps only its vectors (plus, for text extractors, the frames and audio they asked for)
-until it is written.
+busy on short trailers and decoding of the next trailers overlaps inference.
+
+Memory per worker (one process of the local engine, or one Ray actor), the models aside:
+- per decode thread, one trailer's decoder (see extract/decode.py): FFmpeg's own decoder at the
+  source resolution (H.264 reference frames plus one frame per decoder thread: about 100 MB at
+  1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (4 s at 24 fps and
+  224 px: 26 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
+  and histograms (TransNetV2: +5.6 MB) and the audio track, 4 bytes per sample per requested rate
+  (16 kHz: 3.8 MB per minute);
+- the item queue: at most `queue_size` items (64: 17 MB of 224 px frames, but 540 MB of 24-frame
+  I3D clips at 256 px: lower `queue_size` for I3D on small machines);
+- the batch buffers: fewer than `batch_size` items per frame spec and per audio feature;
+- at most `workers + max_waiting` trailers in flight, each with its vectors and the frames a text
+  extractor asked for (OCR: one 360 px frame every 2 s, 21 MB per minute of trailer).
+So with `workers=1`, the defaults and 1080p trailers a worker stays under about 0.3 GB besides its
+models (1 GB with I3D), plus about 5-30 MB per minute of the trailers in flight: a 3-minute
+trailer and a 3-hour film differ only in those per-minute terms, never in decoded video.
 
 Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
 marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
@@ -79,6 +92,7 @@ class _Trailer:
     in_flight: int = 0  # items in batch buffers
     decoded: bool = False
     error: tuple[str, str] | None = None  # (stage, message)
+    scenes: dict[str, Any] | None = None  # the shot boundaries found while decoding
 
 
 def default_record_factory(**fields: Any) -> Any:
@@ -288,6 +302,15 @@ class LocalRunner:
 
     def _trailer_level(self, state: _Trailer, decoder: TrailerDecoder, audio_buffers: dict) -> None:
         """At the end of a trailer's decode: cut audio windows, run trailer extractors."""
+        timeline = decoder.timeline
+        duration = timeline.duration_s if timeline is not None else 0.0
+        if timeline is not None:
+            state.scenes = {
+                "detector": self.options.scene_detector,
+                "n_frames": timeline.n_frames,
+                "cuts": [int(c) for c in timeline.cuts],
+                "cuts_s": [round(float(timeline.times[c]), 6) for c in timeline.cuts],
+            }
         for name in state.features:
             if name in state.feature_status:
                 continue
@@ -299,8 +322,11 @@ class LocalRunner:
                     state.feature_status[name] = NO_AUDIO
                     continue
                 window = max(1, round(request.window_s * request.sample_rate))
+                # windows tile the whole trailer: an audio track that ends before the video is
+                # silence to its end (the samples past the track are zeros, see `cut_window`)
+                samples = max(len(audio), round(duration * request.sample_rate))
                 for start, stop, span in audio_windows(
-                    len(audio), request.sample_rate, request.window_s, request.hop_s
+                    samples, request.sample_rate, request.window_s, request.hop_s
                 ):
                     audio_buffers[name].append(
                         (state, cut_window(audio, start, stop, window), span)
@@ -450,6 +476,7 @@ class LocalRunner:
             error=message,
             timings=dict(state.timings),
             feature_status=self._merged_status(state) if status == "ok" else {},
+            extra={"scenes": state.scenes} if state.scenes is not None else {},
         )
         writer.add(record, features=features)
 

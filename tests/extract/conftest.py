@@ -86,6 +86,7 @@ class MemoryRecord:
     error: str | None
     timings: dict[str, float]
     feature_status: dict[str, str]
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

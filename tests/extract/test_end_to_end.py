@@ -50,6 +50,9 @@ def test_trailer_bbb_into_a_store_with_clip(media, tmp_path: Path, random_clip: 
     assert clip.values.shape[1] == 512 and 5 <= len(clip) <= 30  # one row per scene
     assert clip.spans[0, 0] == 0.0 and abs(clip.spans[-1, 1] - 55.1) < 0.2
     assert np.all(clip.spans[1:, 0] == clip.spans[:-1, 1])  # scenes tile the trailer
+    scenes = record.extra["scenes"]  # the boundaries are stored: one scene-middle row per shot
+    assert scenes["detector"] == "content" and len(scenes["cuts_s"]) == len(clip) - 1
+    np.testing.assert_allclose(clip.spans[1:, 0], scenes["cuts_s"], atol=1e-6)
     np.testing.assert_allclose(
         np.linalg.norm(clip.values.astype(np.float32), axis=1), 1.0, atol=2e-3
     )  # L2-normalised, stored as float16

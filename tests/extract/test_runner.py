@@ -96,6 +96,13 @@ def test_frames_and_audio_rows_with_spans(data, memory_store, record_factory) ->
     assert silent.feature_status == {"colorhist": "ok", "loudness": "missing: no audio stream"}
     assert ("silent", "loudness") not in memory_store.rows
     assert memory_store.provenance["colorhist"]["dim"] == 128
+    # the shot boundaries are stored with the trailer (frame indices and seconds)
+    assert memory_store.record("with tone").extra["scenes"] == {
+        "detector": "content",
+        "n_frames": 50,
+        "cuts": [25],
+        "cuts_s": [1.0],
+    }
     assert set(summary.stage_s) >= {"probe", "decode", "scenes", "sampling", "models", "write"}
 
 
