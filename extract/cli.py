@@ -95,6 +95,12 @@ def _detector_names() -> list[str]:
     metavar="FEATURE.KEY=VALUE",
     help="Extractor option, e.g. clip.model=ViT-B-16 (repeatable).",
 )
+@click.option(
+    "--vggish-postprocess",
+    is_flag=True,
+    help="vggish: store AudioSet's PCA + 8-bit quantised embedding instead of the raw one "
+    "(same as --option vggish.postprocess=true).",
+)
 @click.option("--extensions", default="mp4,mkv,webm,avi,mov,m4v", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def extract(
@@ -112,6 +118,7 @@ def extract(
     shard: str | None,
     scene_detector: str,
     options: tuple[str, ...],
+    vggish_postprocess: bool,
     extensions: str,
     as_json: bool,
 ) -> None:
@@ -137,8 +144,12 @@ def extract(
             f"choose from: {', '.join(sorted(SCENE_DETECTORS))}", param_hint="--scene-detector"
         )
     _check_device(device)
+    if vggish_postprocess and "vggish" not in names:
+        raise click.BadParameter("needs vggish in --features", param_hint="--vggish-postprocess")
     try:
         overrides = parse_options(options, EXTRACTORS, names)
+        if vggish_postprocess:
+            overrides.setdefault("vggish", {})["postprocess"] = True
         result = scan(
             dataset_dir,
             extensions.split(","),
@@ -183,8 +194,21 @@ def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: l
     try:
         runner = LocalRunner(store, extractors, options, on_trailer=lambda: bar.update(1))
         return runner.run(trailers)
+    except _load_errors() as error:  # a model that cannot load fails the run, with its fix
+        raise click.ClickException(f"cannot load the models: {error}") from None
     finally:
         bar.close()
+
+
+def _load_errors() -> tuple[type[Exception], ...]:
+    """What `Extractor.load` raises for missing, corrupt or foreign weights (messages name the
+    file and the `cinefeat models download` command)."""
+    from cinefeat.extract.extractors.clip import ClipConfigError
+    from cinefeat.extract.keras_h5 import KerasFileError
+    from cinefeat.extract.nets.runtime import CheckpointError
+    from cinefeat.extract.pretrained import WeightsError
+
+    return (WeightsError, CheckpointError, KerasFileError, ClipConfigError)
 
 
 def _open_store(path: Path) -> Any:

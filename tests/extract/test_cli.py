@@ -31,7 +31,11 @@ def bad_dataset(tmp_path: Path, cuts_video_maker, run_ffmpeg) -> Path:
     (root / "empty.mp4").write_bytes(b"")
     (root / "text.mp4").write_text("this is not a video\n" * 50)
     data = good.read_bytes()
-    (root / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (root / "truncated.mp4").write_bytes(data[: len(data) // 2])  # its index (moov) is lost
+    streamable = tmp_path / "streamable.mp4"  # index first: the cut falls inside the media data
+    run_ffmpeg("-i", str(good), "-c", "copy", "-movflags", "+faststart", str(streamable))
+    data = streamable.read_bytes()
+    (root / "truncated index first.mp4").write_bytes(data[: len(data) // 2])
     run_ffmpeg("-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac", str(root / "audio only.mp4"))
     cuts_video_maker(root / "no audio.mp4", ["white", "black"], audio=False)
     (root / "日本語").mkdir()
@@ -47,11 +51,15 @@ def test_bad_inputs_each_get_the_exact_outcome(bad_dataset: Path, tmp_path: Path
     )
     assert code == 0, out
     summary = json.loads(out[out.index("{") :])
-    assert (summary["ok"], summary["failed"], summary["skipped"]) == (3, 4, 0)
+    assert (summary["ok"], summary["failed"], summary["skipped"]) == (3, 5, 0)
     store = FeatureStore.open(store_path)
     assert store.ids(status="ok") == ["good one", "no audio", "日本語/half"]
     failed = {i: store.record(i) for i in store.ids(status="failed")}
-    assert sorted(failed) == ["audio only", "empty", "text", "truncated"]
+    assert sorted(failed) == ["audio only", "empty", "text", "truncated", "truncated index first"]
+    streamable = failed.pop("truncated index first")  # probes fine, fails where the data ends
+    assert streamable.stage == "decode" and "DecodeError" in streamable.error
+    assert "the video stream ends at" in streamable.error and streamable.feature_status == {}
+    assert "truncated or corrupt" in streamable.error
     assert all(r.stage == "probe" for r in failed.values())
     assert "is empty (0 bytes)" in failed["empty"].error
     assert "not a readable media file" in failed["text"].error
@@ -67,7 +75,7 @@ def test_bad_inputs_each_get_the_exact_outcome(bad_dataset: Path, tmp_path: Path
     code, out = invoke(
         "extract", str(bad_dataset), "--store", str(store_path), "--features", "colorhist", "--json"
     )
-    assert json.loads(out[out.index("{") :])["skipped"] == 7
+    assert json.loads(out[out.index("{") :])["skipped"] == 8
     code, out = invoke(
         "extract",
         str(bad_dataset),
@@ -79,7 +87,7 @@ def test_bad_inputs_each_get_the_exact_outcome(bad_dataset: Path, tmp_path: Path
         "--retry-failed",
     )
     again = json.loads(out[out.index("{") :])
-    assert (again["failed"], again["skipped"]) == (4, 3)
+    assert (again["failed"], again["skipped"]) == (5, 3)
 
 
 def test_unreadable_file_fails_at_probe(tmp_path: Path, cuts_video_maker, monkeypatch) -> None:
@@ -220,3 +228,55 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(tmp_path: Path, cuts_vi
     assert set(store.lengths("colorhist").values()) == {3}
     values, spans, _ = store.load_feature("colorhist")
     assert values.shape == (120, 128) and np.all(spans[:, 1] > spans[:, 0])
+
+
+def test_missing_weights_offline_is_one_clear_error(tmp_path: Path, cuts_video_maker, tmp_cache):
+    root = tmp_path / "d"
+    root.mkdir()
+    cuts_video_maker(root / "a.mp4", ["red"], audio=False)
+    result = CliRunner().invoke(
+        main,
+        ["--quiet", "extract", str(root), "--store", str(tmp_path / "s"), "--features", "clip"],
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # not a traceback
+    assert "cannot load the models" in result.output and "Traceback" not in result.output
+    assert "open_clip_model.safetensors" in result.output
+    assert "cinefeat models download clip-vit-b-32-openai" in result.output
+
+
+def test_vggish_postprocess_flag_needs_vggish(tmp_path: Path) -> None:
+    code, out = invoke(
+        "extract",
+        str(tmp_path),
+        "--store",
+        str(tmp_path / "s"),
+        "--features",
+        "colorhist",
+        "--vggish-postprocess",
+    )
+    assert code == 2 and "needs vggish in --features" in out
+
+
+def test_shards_partition_the_dataset(tmp_path: Path, cuts_video_maker) -> None:
+    """Two machines, `--shard 0/2` and `--shard 1/2`, share nothing and together cover the set."""
+    root = tmp_path / "d"
+    root.mkdir()
+    first = cuts_video_maker(root / "t0.mp4", ["red"], audio=False)
+    for i in range(1, 6):
+        (root / f"t{i}.mp4").write_bytes(first.read_bytes())
+    done = []
+    for shard in ("0/2", "1/2"):
+        store_path = tmp_path / f"store {shard[0]}"
+        code, out = invoke(
+            "extract", str(root), "--store", str(store_path), "--features", "colorhist",
+            "--shard", shard,
+        )  # fmt: skip
+        assert code == 0, out
+        done.append(set(FeatureStore.open(store_path).ids(status="ok")))
+    assert done[0] and done[1] and not done[0] & done[1]
+    assert done[0] | done[1] == {f"t{i}" for i in range(6)}
+    code, out = invoke(
+        "extract", str(root), "--store", str(tmp_path / "x"), "--features", "colorhist",
+        "--shard", "2/2",
+    )  # fmt: skip
+    assert code == 1 and "--shard 2/2: need 0 <= i < n" in out

@@ -104,6 +104,27 @@ def test_vggish_raw_and_postprocessed(vggish_cache, monkeypatch):
     assert quantised.max() <= 255
 
 
+def test_vggish_postprocess_flag_of_cinefeat_extract(
+    vggish_cache, monkeypatch, tmp_path, cuts_video_maker
+):
+    from click.testing import CliRunner
+
+    from cinefeat.cli.main import main
+    from cinefeat.store import FeatureStore
+
+    monkeypatch.setattr(vggish, "SHA256_PREFIX", {})
+    root = tmp_path / "d"
+    root.mkdir()
+    cuts_video_maker(root / "a.mp4", ["red", "blue"])  # 2 s with a 440 Hz tone
+    command = ["--quiet", "extract", str(root), "--store", str(tmp_path / "s"), "--features"]
+    result = CliRunner().invoke(main, [*command, "vggish", "--vggish-postprocess"])
+    assert result.exit_code == 0, result.output
+    store = FeatureStore.open(tmp_path / "s")
+    assert store.provenance("vggish")["config"]["postprocess"] is True
+    values = store.get("a", "vggish").values.astype(np.float32)
+    assert values.shape == (3, 128) and np.array_equal(values, np.round(values))  # 0..255
+
+
 def test_vggish_checks_published_sha256_prefix(vggish_cache):
     extractor = EXTRACTORS.create("vggish")
     with pytest.raises(pretrained.ChecksumMismatch, match="10086976"):
@@ -159,59 +180,50 @@ def test_musicnet_real_weights_on_short_and_silent_audio(choi_cache):
     assert info["weights_sha256"] == musicnet.CNN_WEIGHTS.main_file.sha256
 
 
-@pytest.fixture(scope="module")
-def trailer_soundtrack(media):
-    """The trailer's duration (container) and its mono soundtrack, decoded once per rate."""
-    import av
-
-    from cinefeat.extract.audio_features import read_audio
-
-    path = media("trailer_bbb.mp4")
-    with av.open(str(path)) as container:
-        duration = container.duration / 1e6
-    cache: dict[int, np.ndarray] = {}
-
-    def at(rate: int) -> np.ndarray:
-        if rate not in cache:
-            cache[rate] = read_audio(path, target_rate=rate)[0]
-        return cache[rate]
-
-    return duration, at
-
-
-@pytest.mark.parametrize(
-    ("name", "cache_fixture"),
-    [
-        ("audiotag", "cnn14_cache"),
-        ("vggish", "vggish_cache"),
-        ("ast", "ast_cache"),
-        ("musicnet", "choi_cache"),
-        ("musicnet-crnn", "choi_cache"),
-    ],
-)
-def test_audio_extractors_on_the_trailer_soundtrack(
-    name, cache_fixture, trailer_soundtrack, request, monkeypatch
+@pytest.mark.slow
+def test_audio_extractors_through_the_pipeline_on_the_trailer(
+    media,
+    cnn14_cache,
+    vggish_cache,
+    ast_cache,
+    choi_cache,
+    memory_store,
+    record_factory,
+    monkeypatch,
 ):
-    """55.1 s trailer whose audio stream ends at 52.2 s. Windows tile [0, duration) from 0 at the
-    hop, ceil(duration / hop) of them (the audio is padded to the trailer's duration; e.g.
-    ceil(55.1 / 3) = 19 audiotag rows), each zero-padded to the window, and every row is finite."""
-    request.getfixturevalue(cache_fixture)
+    """Every audio extractor, run by the pipeline (one decode) on the real 55.1 s trailer whose
+    audio stream ends at 52.2 s: windows start at 0 every hop and tile the whole trailer (the
+    track is silence after its end), 1 + ceil((duration - window) / hop) of them, which is
+    ceil(duration / hop) when window == hop (ceil(55.1 / 3) = 19 audiotag rows), and every row
+    is finite."""
+    from cinefeat.extract.runner import LocalRunner, RunOptions
+    from cinefeat.extract.scan import Trailer
+
     monkeypatch.setattr(vggish, "SHA256_PREFIX", {})  # random files cannot carry the real prefix
-    duration, soundtrack = trailer_soundtrack
-    extractor = EXTRACTORS.create(name)
-    extractor.load("cpu")
-    audio_request = extractor.request()
-    rate = audio_request.sample_rate
-    window = round(audio_request.window_s * rate)
-    hop = round(audio_request.hop_s * rate)
-    count = math.ceil(duration / audio_request.hop_s)
-    audio = np.pad(soundtrack(rate), (0, count * hop + window))
-    starts = [i * hop for i in range(count)]
-    out = extractor.extract_batch([audio[s : s + window] for s in starts])
-    assert out.shape == (count, extractor.dim) and np.isfinite(out).all()
-    assert starts[0] == 0 and (starts[-1] + window) / rate >= duration  # the spans tile it
-    if name == "audiotag":
-        assert count == math.ceil(55.1 / 3) == 19
+    names = ("audiotag", "vggish", "ast", "musicnet", "musicnet-crnn")
+    extractors = {name: EXTRACTORS.create(name) for name in names}
+    runner = LocalRunner(
+        memory_store, extractors, RunOptions(batch_size=8), record_factory=record_factory
+    )
+    summary = runner.run([Trailer("bbb", media("trailer_bbb.mp4"))])
+    assert (summary.ok, summary.failed) == (1, 0), summary.failures
+    record = memory_store.record("bbb")
+    duration = record.duration_s
+    assert abs(duration - 55.125) < 1e-3
+    assert record.feature_status == dict.fromkeys(names, "ok")
+    expected_rows = {"audiotag": 19, "vggish": 58, "ast": 10, "musicnet": 2, "musicnet-crnn": 2}
+    for name, extractor in extractors.items():
+        request = extractor.request()
+        rows = memory_store.rows[("bbb", name)]
+        count = 1 + math.ceil(max(0.0, duration - request.window_s) / request.hop_s)
+        assert count == expected_rows[name], name
+        assert rows.values.shape == (count, extractor.dim), name
+        assert np.isfinite(rows.values).all(), name
+        starts, ends = rows.spans[:, 0], rows.spans[:, 1]
+        np.testing.assert_allclose(starts, np.arange(count) * request.hop_s, atol=1e-6)
+        assert np.all(ends - starts <= request.window_s + 1e-6) and np.all(ends[:-1] >= starts[1:])
+        assert abs(ends[-1] - duration) <= 1 / request.sample_rate, name
+    assert math.ceil(55.1 / 3) == expected_rows["audiotag"]
 
 
 def test_configuration_is_validated_and_recorded():
