@@ -1,4 +1,5 @@
-"""The `ocr` extractor: the real title cards of trailer_bbb.mp4, empty frames, backend adapters."""
+"""The `ocr` extractor: empty frames, request, config, backend adapters (the real title cards of
+trailer_bbb.mp4 are read through the pipeline in test_pipeline.py)."""
 
 from __future__ import annotations
 
@@ -8,48 +9,6 @@ import pytest
 from cinefeat.extract.base import FrameRequest, TrailerRequest
 from cinefeat.extract.extractors.ocr import OcrConfig, OcrExtractor
 from cinefeat.extract.text.ocr_backends import paddle_lines
-from cinefeat.extract.text.rows import lines_from_texts
-
-TITLE_CARDS = {  # card -> seconds on screen (checked by eye, shared/README.md)
-    "blender foundation": (4.0, 9.0),
-    "unlucky bird": (11.0, 14.0),
-    "overweight": (17.0, 23.0),
-    "rodent pests": (33.0, 36.0),
-    "revenge is coming": (48.0, 51.0),
-    "made with": (53.0, 55.0),
-}
-
-
-@pytest.fixture(scope="module")
-def bbb_rows(media, ocr_extractor, frames_every):
-    request = ocr_extractor.request()
-    options = dict(request.frames.sampler_options)
-    frames = frames_every(
-        media("trailer_bbb.mp4"), options["interval_s"], request.frames.short_side
-    )
-    return ocr_extractor.extract_trailer(frames, None, 55.0)
-
-
-def test_default_sampling_finds_the_title_cards_when_they_are_on_screen(bbb_rows) -> None:
-    lines = lines_from_texts(bbb_rows.texts)
-    found = {}
-    for line in lines:
-        for card in TITLE_CARDS:
-            if card in line.text.lower():
-                found[card] = (line.start_s, line.end_s)
-    assert len(found) >= 5, f"found only {sorted(found)} in {[line.text for line in lines]}"
-    for card, (start, end) in found.items():
-        shown = TITLE_CARDS[card]
-        assert start < shown[1] + 1.0 and end > shown[0] - 1.0, f"{card} read at {start}-{end}"
-
-
-def test_repeated_reads_are_merged_and_rows_follow_the_texts(bbb_rows) -> None:
-    lines = lines_from_texts(bbb_rows.texts)
-    assert sum("overweight" in line.text.lower() for line in lines) == 1  # in 3 sampled frames
-    assert bbb_rows.values.shape == (len(bbb_rows.texts), 384)
-    for span, text in zip(bbb_rows.spans, bbb_rows.texts, strict=True):
-        assert span.tolist() == [text["start_s"], text["end_s"]]
-        assert text["confidence"] >= 0.75
 
 
 def test_frames_without_text_give_zero_rows(ocr_extractor) -> None:
