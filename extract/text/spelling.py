@@ -7,8 +7,11 @@ unknown words looked up in symspellpy's English frequency dictionary (82,765 wor
 wheel), which fixes the characters lost at the edges of a text box ("Foundatio" -> "Foundation").
 
 The Sulun et al. paper used a neural corrector (Guhr 2023, `oliverguhr/spelling-correction-english-
-base`); it can be added to `SPELLERS` as another entry. ASR output is spelled by its language model
-and is not corrected.
+base`): it is the `bart` entry of `SPELLERS`, with its weights in the project's weights table
+(`cinefeat models download spelling-correction-english-base`); the confusion map runs before it
+too. It is not the default: it needs a 558 MB download and a generation pass per line, where
+symspellpy works offline in microseconds. ASR output is spelled by its language model and is not
+corrected.
 """
 
 from __future__ import annotations
@@ -89,6 +92,51 @@ class SymSpellSpeller:
         if not suggestions:
             return token
         return _transfer_case(token, suggestions[0].term)
+
+
+@SPELLERS.register("bart")
+class BartSpeller:
+    """Guhr's BART corrector (`spelling-correction-english-base` in the weights table, MIT).
+
+    Each line is first repaired by the confusion map, then rewritten by greedy decoding, as the
+    model card's `text2text-generation` pipeline does. Runs on `device` (CPU by default: OCR lines
+    are short). Safetensors only; the tokenizer files come from the same verified download.
+    """
+
+    def __init__(self, device: str = "cpu", max_length: int = 256) -> None:
+        from cinefeat.extract import pretrained
+        from cinefeat.extract.text import weights
+
+        transformers = require("transformers", "extract")
+        directory = pretrained.fetch_all(weights.SPELLING_BART.name)
+        self.sha256 = pretrained.weights_sha256(weights.SPELLING_BART.name, "model.safetensors")
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+        self.model = (
+            transformers.AutoModelForSeq2SeqLM.from_pretrained(directory, use_safetensors=True)
+            .to(device)
+            .eval()
+        )
+        self.device = device
+        self.max_length = max_length
+
+    @staticmethod
+    def prepare(text: str) -> str:
+        """The text the model sees: digit/letter confusions already repaired."""
+        return WORD.sub(lambda m: fix_confusions(m.group(0)), text)
+
+    def correct(self, text: str) -> str:
+        import torch
+
+        prepared = self.prepare(text)
+        if not prepared.strip():
+            return prepared
+        inputs = self.tokenizer(
+            prepared, return_tensors="pt", truncation=True, max_length=self.max_length
+        ).to(self.device)
+        limit = min(self.max_length, 2 * int(inputs["input_ids"].shape[1]) + 8)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, max_length=limit, num_beams=1, do_sample=False)
+        return self.tokenizer.decode(output[0], skip_special_tokens=True).strip()
 
 
 @SPELLERS.register("none")

@@ -55,6 +55,22 @@ XLM_ROBERTA_LANGUAGE = _hf_entry(
     "XLM-RoBERTa base fine-tuned for 20-language identification (the paper's choice)",
 )
 
+SPELLING_BART = _hf_entry(
+    "spelling-correction-english-base",
+    "oliverguhr/spelling-correction-english-base",
+    (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "merges.txt",
+    ),
+    "MIT",
+    "BART base fine-tuned to rewrite English text with its spelling corrected (Guhr 2023; the "
+    "paper's OCR spelling corrector)",
+)
+
 WHISPER_URLS = {
     "tiny.en": "d3dd57d32accea0b295c96e26691aa14d8822fac7d9d27d5dc00b4ca2826dd03",
     "tiny": "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9",
