@@ -8,6 +8,7 @@ component may import.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
@@ -47,3 +48,7 @@ def setup_logging(verbosity: int = 0, quiet: bool = False) -> None:
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
     )
     set_quiet(quiet)
+    if quiet:
+        # third-party bars (Hugging Face downloads, transformers' "Loading weights") read this
+        # when they are imported, which happens later, inside the extractors' load()
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
