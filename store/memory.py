@@ -148,6 +148,15 @@ class MemoryWriter:
         return len(self._pending)
 
     def commit(self) -> int:
+        """Publish the pending trailers; rows of a feature a trailer already has are refused
+        (a resumed run must compute only what is missing, never a second copy)."""
+        for record, features in self._pending:
+            twice = [f for f in features if self.store.has(record.id, f)]
+            if twice:
+                raise RowsError(
+                    f"trailer {record.id!r} already has committed rows of {twice}: compute only "
+                    "the features it lacks"
+                )
         for record, features in self._pending:
             self.store._records[record.id] = record
             self.store._rows.setdefault(record.id, {}).update(features)

@@ -1,17 +1,13 @@
-"""Fixtures of the extraction tests: synthetic media made with the imageio-ffmpeg binary, an
-in-memory store that follows the writer contract, and a random-init CLIP in the weights cache."""
+"""Fixtures of the extraction tests: synthetic media made with the imageio-ffmpeg binary, the
+in-memory store, and a random-init CLIP in the weights cache."""
 
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-
-from cinefeat.store.rows import FeatureRows
 
 
 def ffmpeg(*args: str) -> None:
@@ -75,79 +71,19 @@ def cuts_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_cuts_video(folder / "cuts.mp4", ["red", "green", "blue", "white"])
 
 
-@dataclass
-class MemoryRecord:
-    id: str
-    source_path: str
-    source_sha256: str | None
-    duration_s: float | None
-    status: str
-    stage: str | None
-    error: str | None
-    timings: dict[str, float]
-    feature_status: dict[str, str]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class MemoryStore:
-    """The subset of `FeatureStore` the runner uses, with the same commit semantics."""
-
-    records: dict[str, MemoryRecord] = field(default_factory=dict)
-    rows: dict[tuple[str, str], FeatureRows] = field(default_factory=dict)
-    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
-    commits: int = 0
-
-    def writer(self, run: str, worker: str) -> MemoryWriter:
-        return MemoryWriter(self)
-
-    def record(self, trailer_id: str) -> MemoryRecord:
-        return self.records[trailer_id]
-
-    def has(self, trailer_id: str, feature: str) -> bool:
-        return (trailer_id, feature) in self.rows
-
-    def ids(self, status: str | None = None) -> list[str]:
-        return sorted(i for i, r in self.records.items() if status in (None, r.status))
-
-
-@dataclass
-class MemoryWriter:
-    store: MemoryStore
-    pending: list[tuple[MemoryRecord, dict[str, FeatureRows]]] = field(default_factory=list)
-
-    def __enter__(self) -> MemoryWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.commit()
-
-    def declare_feature(self, name: str, provenance: dict[str, Any], dim: int, dtype: str) -> None:
-        self.store.provenance[name] = {**provenance, "dim": dim, "dtype": dtype}
-
-    def add(self, record: MemoryRecord, features: dict[str, FeatureRows]) -> None:
-        self.pending.append((record, features))
-
-    def commit(self) -> None:
-        for record, features in self.pending:
-            for name, rows in features.items():
-                if (record.id, name) in self.store.rows:
-                    raise AssertionError(f"duplicate rows for {record.id}/{name}")
-                self.store.rows[(record.id, name)] = rows
-            self.store.records[record.id] = record
-        if self.pending:
-            self.store.commits += 1
-        self.pending = []
-
-
 @pytest.fixture
-def memory_store() -> MemoryStore:
+def memory_store():
+    """The production in-memory store (same writer contract and checks as the Zarr store)."""
+    from cinefeat.store.memory import MemoryStore
+
     return MemoryStore()
 
 
 @pytest.fixture(scope="session")
-def record_factory() -> type[MemoryRecord]:
-    return MemoryRecord
+def record_factory():
+    from cinefeat.store import TrailerRecord
+
+    return TrailerRecord
 
 
 @pytest.fixture(scope="session")

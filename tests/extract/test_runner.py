@@ -79,23 +79,23 @@ def test_frames_and_audio_rows_with_spans(data, memory_store, record_factory) ->
         memory_store, record_factory, colorhist=ColorHistExtractor(), loudness=Loudness()
     ).run(trailers)
     assert (summary.ok, summary.failed, summary.skipped) == (3, 0, 0)
-    hist = memory_store.rows[("with tone", "colorhist")]
+    hist = memory_store.get("with tone", "colorhist")
     assert hist.spans.tolist() == [[0.0, 1.0], [1.0, 2.0]]  # scene-middle of 2 scenes
-    assert memory_store.rows[("silent", "colorhist")].values.shape == (2, 128)
+    assert memory_store.get("silent", "colorhist").values.shape == (2, 128)
     # 2 s tone at 8 kHz, window 1 s, hop 0.5 s -> 3 windows, RMS of a full-scale sine ~ 0.707/8
-    loud = memory_store.rows[("with tone", "loudness")]
+    loud = memory_store.get("with tone", "loudness")
     assert loud.spans[:, 0].tolist() == [0.0, 0.5, 1.0]
     assert np.all(loud.values[:2, 0] > 0.05)
     # the 0.5 s trailer: one padded window, one scene
-    short = memory_store.rows[("ünï cöde/half second", "loudness")]
+    short = memory_store.get("ünï cöde/half second", "loudness")
     assert len(short) == 1 and short.spans[0, 0] == 0.0 and short.spans[0, 1] <= 0.6
-    assert len(memory_store.rows[("ünï cöde/half second", "colorhist")]) == 1
+    assert len(memory_store.get("ünï cöde/half second", "colorhist")) == 1
     # no audio stream: visual ok, audio recorded missing, not failed
     silent = memory_store.record("silent")
     assert silent.status == "ok"
     assert silent.feature_status == {"colorhist": "ok", "loudness": "missing: no audio stream"}
-    assert ("silent", "loudness") not in memory_store.rows
-    assert memory_store.provenance["colorhist"]["dim"] == 128
+    assert not memory_store.has("silent", "loudness")
+    assert memory_store.provenance("colorhist")["dim"] == 128
     # the shot boundaries are stored with the trailer (frame indices and seconds)
     assert memory_store.record("with tone").extra["scenes"] == {
         "detector": "content",
@@ -202,7 +202,7 @@ def test_trailer_extractor_gets_frames_and_audio(data, memory_store, record_fact
         scan(data).trailers
     )
     assert (summary.ok, summary.failed) == (3, 0)
-    rows = memory_store.rows[("with tone", "framecounter")]
+    rows = memory_store.get("with tone", "framecounter")
     assert rows.values.tolist() == [[4.0, 2.0]]  # 2 s: frames at 0, 0.5, 1, 1.5 s; 2 s of audio
     assert rows.spans.tolist() == [[0.0, 2.0]] and rows.texts == [{"text": "4 frames"}]
     silent = memory_store.record("silent")

@@ -51,6 +51,12 @@ def test_writer_refuses_what_the_disk_store_refuses() -> None:
         writer.add(TrailerRecord("a"), {"toy": rows(1)})
     writer.commit()
     assert len(store.get("a", "toy")) == 0
+    again = store.writer()
+    again.declare_feature("toy", PROVENANCE, dim=4)
+    again.add(TrailerRecord("a"), {"toy": rows(1)})
+    with pytest.raises(RowsError, match="already has committed rows"):
+        again.commit()
+    assert len(store.get("a", "toy")) == 0  # nothing of the refused commit landed
     other = store.writer()
     with pytest.raises(FeatureDeclarationError, match="different provenance"):
         other.declare_feature("toy", {**PROVENANCE, "model": "m2"}, dim=4)

@@ -214,7 +214,7 @@ def test_audio_extractors_through_the_pipeline_on_the_trailer(
     expected_rows = {"audiotag": 19, "vggish": 58, "ast": 10, "musicnet": 2, "musicnet-crnn": 2}
     for name, extractor in extractors.items():
         request = extractor.request()
-        rows = memory_store.rows[("bbb", name)]
+        rows = memory_store.get("bbb", name)
         count = 1 + math.ceil(max(0.0, duration - request.window_s) / request.hop_s)
         assert count == expected_rows[name], name
         assert rows.values.shape == (count, extractor.dim), name
