@@ -95,12 +95,17 @@ def test_the_demo_runs_end_to_end_offline(
     assert validate(store).ok
     assert store.record("bikes/0").feature_status["asr"].startswith("missing")
 
-    metrics = json.loads((out / "report" / "metrics.json").read_text())
-    assert metrics["count"] == len(store.splits()["stratified-s0"]["test"])
-    assert 0.0 < metrics["summary"]["ap_macro"] <= 1.0
-    assert (out / "report" / "per_label_ap.png").is_file()
+    folds = json.loads((out / "report" / "summary.json").read_text())
+    assert len(folds["runs"]) == 4 and 0.0 < folds["mean"]["ap_macro"] <= 1.0
+    for fold in range(4):  # each head was tested on its own fold, never on its training clips
+        metrics = json.loads((out / "report" / f"fold-{fold}" / "metrics.json").read_text())
+        split = store.splits()[f"stratified-k4-s0-f{fold}"]
+        assert metrics["count"] == len(split["test"]) == 6
+        assert not set(split["test"]) & set(split["train"])
+        assert (out / "report" / f"fold-{fold}" / "per_label_ap.png").is_file()
     readme = (out / "README.md").read_text()
     assert "| `clip` | **not used**" in readme and "| `musicnet` | used" in readme
     assert "## Prediction on a held-out clip" in readme and ".attention.png" in readme
+    assert "4 stratified folds" in readme and "| macro AP |" in readme
     sheets = list((out / "explain").glob("*.attention.png"))
     assert len(sheets) == 1 and sheets[0].stat().st_size > 1000
