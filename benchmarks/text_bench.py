@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from cinefeat.extract.text.wer import word_error_rate
 
 CARDS = (
     "blender foundation",
@@ -76,22 +77,6 @@ def scene_middle_times(path: Path) -> list[float]:
 def cards_found(texts: list[dict[str, Any]]) -> int:
     joined = " | ".join(t["text"].lower() for t in texts)
     return sum(card in joined for card in CARDS)
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    def words(text: str) -> list[str]:
-        return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
-
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-            )
-        previous = current
-    return previous[-1] / len(ref)
 
 
 def timed(run: Callable[[], Any]) -> tuple[Any, float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from dataclasses import asdict
@@ -14,6 +13,7 @@ import pytest
 from cinefeat.extract.pretrained import ChecksumMismatch, add_local, entry_dir
 from cinefeat.extract.text.asr_backends import load_openai_whisper
 from cinefeat.extract.text.rows import lines_from_texts
+from cinefeat.extract.text.wer import word_error_rate
 
 TWO_CITIES_44S = (
     "It was the best of times, it was the worst of times, it was the age of wisdom, it was the "
@@ -24,24 +24,6 @@ TWO_CITIES_44S = (
     "present period, that some of its noisiest authorities insisted on its being received, for "
     "good or for evil, in the superlative degree of comparison only."
 )
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]+", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """(substitutions + deletions + insertions) / reference words, by edit distance on words."""
-    ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-            )
-        previous = current
-    return previous[-1] / len(ref)
 
 
 def test_word_error_rate_known_answers() -> None:
