@@ -3,8 +3,9 @@
 Why this shape: decoding is the floor of extraction cost, so it happens once per trailer for all
 features. One PyAV loop demuxes video and audio together:
 
-- every video frame is scaled by swscale (inside FFmpeg) to the small sizes the scene detector
-  and the colour histograms need, and pushed to the streaming scene detector;
+- every video frame is converted once to RGB at the largest size anything needs (`scaling.py`),
+  then cut down by OpenCV to the scene detector's and the colour histograms' sizes, and pushed to
+  the streaming scene detector;
 - frames whose index is known in advance (`every-k`) are scaled to each requesting extractor's
   size and emitted as they pass;
 - for scene-dependent samplers (`scene-middle`, `shot-clips`), the last `buffer_s` seconds of
@@ -49,6 +50,7 @@ from cinefeat.extract.samplers import (
     colour_histogram,
     create_sampler,
 )
+from cinefeat.extract.scaling import frame_to_rgb, resized
 from cinefeat.extract.scenes import create_scene_detector
 
 HISTOGRAM_SIZE = (64, 36)
@@ -98,7 +100,7 @@ class DecodePlan:
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(w, h) with the short side at `short_side` (even numbers, for swscale), aspect kept."""
+    """(w, h) with the short side at `short_side` (even numbers, for 4:2:0 chroma), aspect kept."""
     if short_side is None or min(width, height) <= short_side:
         return width, height
     scale = short_side / min(width, height)
@@ -151,7 +153,7 @@ class TrailerDecoder:
         streaming = [(s, m) for s, m in samplers.items() if not s.clip and not m.needs_scenes]
         scene_specs = [(s, m) for s, m in samplers.items() if s.clip or m.needs_scenes]
         buffered_sizes = sorted({self.size_of(s) for s, _ in scene_specs})
-        # one swscale call per frame, to the largest size anything needs; smaller ones by cv2
+        # one RGB conversion per frame, to the largest size anything needs; smaller ones by cv2
         needed = {detector_size, *buffered_sizes, *(self.size_of(s) for s, _ in streaming)}
         work_size = max(needed, key=lambda size: size[0] * size[1])
         recent = RecentFrames(round(self.plan.buffer_s * info.fps) if scene_specs else 0)
@@ -197,17 +199,17 @@ class TrailerDecoder:
                     work = self._scaled(frame, work_size)  # counted as decoding
                     tick = time.perf_counter()
                     # bilinear, as PySceneDetect downscales for its own detectors
-                    for_detector = _resized(work, detector_size, linear=True)
+                    for_detector = resized(work, detector_size, linear=True)
                     detector.push(index, for_detector)
                     if need_histograms:
                         source = for_detector if histogram_from_detector else work
-                        small = _resized(source, HISTOGRAM_SIZE)
+                        small = resized(source, HISTOGRAM_SIZE)
                         histograms.append(colour_histogram(small, HISTOGRAM_BINS))
                     final = detector.cuts_so_far(index)
                     scene_time += time.perf_counter() - tick
                     tick = time.perf_counter()
                     for size in buffered_sizes:
-                        recent.add(index, size, _resized(work, size))
+                        recent.add(index, size, resized(work, size))
                     now = raw - self._offset
                     for spec, sampler in streaming:
                         if sampler.wants(index, now):
@@ -215,7 +217,7 @@ class TrailerDecoder:
                             if spec in pending:
                                 first, data = pending.pop(spec)
                                 yield Item(spec, data, (float(times.view()[first]), now))
-                            pending[spec] = (index, _resized(work, self.size_of(spec)))
+                            pending[spec] = (index, resized(work, self.size_of(spec)))
                     if final and final[-1] > closed:
                         closed = final[-1]
                         prefix = Timeline(
@@ -404,26 +406,8 @@ class TrailerDecoder:
                     raise DecodeError(f"{self.path}: stream ended before frame {target}")
 
     def _scaled(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
-        """RGB uint8 at display `size` (w, h), upright: scale the coded frame, then rotate."""
-        width, height = size
-        rotation = self.info.rotation
-        coded = (height, width) if rotation % 180 == 90 else (width, height)
-        array = frame.reformat(
-            width=coded[0], height=coded[1], format="rgb24", interpolation="AREA"
-        ).to_ndarray()
-        if rotation:
-            array = np.ascontiguousarray(np.rot90(array, k=rotation // 90))
-        return array
-
-
-def _resized(frame: np.ndarray, size: tuple[int, int], linear: bool = False) -> np.ndarray:
-    """`frame` at (w, h) `size` by area averaging, or bilinear (6x cheaper at non-integer ratios)
-    when `linear`; a no-op when it already has that size."""
-    if (frame.shape[1], frame.shape[0]) == size:
-        return frame
-    import cv2
-
-    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR if linear else cv2.INTER_AREA)
+        """RGB uint8 at display `size` (w, h), upright (see `scaling.py`)."""
+        return frame_to_rgb(frame, size, self.info.rotation)
 
 
 def _frame_time(frame: Any, index: int, fps: float) -> float:
