@@ -8,8 +8,8 @@ busy on short trailers and decoding of the next trailers overlaps inference.
 Memory per worker (one process of the local engine, or one Ray actor), the models aside:
 - per decode thread, one trailer's decoder (see extract/decode.py): FFmpeg's own decoder at the
   source resolution (H.264 reference frames plus one frame per decoder thread: about 100 MB at
-  1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (4 s at 24 fps and
-  224 px: 26 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
+  1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (6 s at 24 fps and
+  224 px: 38 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
   and histograms (TransNetV2: +5.6 MB) and the audio track, 4 bytes per sample per requested rate
   (16 kHz: 3.8 MB per minute);
 - the item queue: at most `queue_size` items (64: 17 MB of 224 px frames, but 540 MB of 24-frame
@@ -60,7 +60,8 @@ NO_AUDIO = "missing: no audio stream"
 @dataclass
 class RunOptions:
     device: str = "cpu"
-    fp16: bool | None = None  # None: on CUDA only
+    # half precision: None = on CUDA only; True on a CPU = bfloat16 where native (nets/runtime.py)
+    fp16: bool | None = None
     batch_size: int = 32
     workers: int = 1
     queue_size: int = 64
@@ -129,7 +130,7 @@ class LocalRunner:
         device = self.options.device
         fp16 = device.startswith("cuda") if self.options.fp16 is None else self.options.fp16
         for extractor in self.extractors.values():
-            extractor.load(device=device, fp16=fp16 and device.startswith("cuda"))
+            extractor.load(device=device, fp16=fp16)
         self.loaded = True
 
     def todo(self, trailers: list[Trailer]) -> tuple[list[tuple[Trailer, list[str]]], int]:
