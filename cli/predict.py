@@ -63,7 +63,7 @@ def load_recipe(
     half = device.startswith("cuda") if fp16 is None else fp16
     for feature, extractor in recipe.extractors.items():
         try:
-            extractor.load(device=device, fp16=half and device.startswith("cuda"))
+            extractor.load(device=device, fp16=half)
         except WeightsError as error:
             raise PredictError(
                 f"feature {feature!r} needs weights that are not here: {error}"

@@ -119,7 +119,11 @@ class Extractor(ABC):
 
     @abstractmethod
     def load(self, device: str = "cpu", fp16: bool = False) -> None:
-        """Load verified weights from the model registry onto `device`; called once per worker."""
+        """Load verified weights from the model registry onto `device`; called once per worker.
+
+        `fp16` asks for half precision: float16 on CUDA, bfloat16 on a CPU with native bf16
+        instructions, fp32 elsewhere (`nets.runtime.half_dtype`); an extractor whose model gains
+        nothing from it may ignore it."""
 
     def model_info(self) -> dict[str, Any]:
         """Model id, weights sha256, layer: overridden by extractors with pretrained weights."""

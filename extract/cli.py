@@ -67,6 +67,13 @@ def _detector_names() -> list[str]:
     help="CSV or JSON-lines labels file (id or relative path, genres separated by |).",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--fp16/--fp32",
+    "fp16",
+    default=None,
+    help="Half precision [default: on CUDA only]. --fp16 on a CPU runs bfloat16 where the CPU "
+    "has native bf16 (Intel AMX / AVX512-BF16: CLIP about 3x faster), else stays fp32.",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workers",
@@ -109,6 +116,7 @@ def extract(
     features: str,
     labels: Path | None,
     device: str,
+    fp16: bool | None,
     batch_size: int,
     workers: int,
     engine: str,
@@ -165,6 +173,7 @@ def extract(
     extractors = {n: EXTRACTORS.create(n, **overrides.get(n, {})) for n in names}
     run_options = RunOptions(
         device=device,
+        fp16=fp16,
         batch_size=batch_size,
         workers=workers,
         retry_failed=retry_failed,

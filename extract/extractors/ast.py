@@ -113,6 +113,8 @@ class AstExtractor(BatchExtractor):
     def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
         import torch
 
+        from cinefeat.extract.nets.runtime import cast_input
+
         if self.model is None:
             raise RuntimeError("AstExtractor.load() must be called before extract_batch()")
         if not items:
@@ -124,5 +126,5 @@ class AstExtractor(BatchExtractor):
         )
         values = inputs["input_values"].to(self.device)
         with torch.inference_mode():
-            output = self.model(input_values=values.half() if self.fp16 else values)
+            output = self.model(input_values=cast_input(values, self.model))
         return output.pooler_output.float().cpu().numpy()

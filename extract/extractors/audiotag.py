@@ -130,7 +130,7 @@ class AudiotagExtractor(BatchExtractor):
         import torch
 
         from cinefeat.extract.audio_features import panns_logmel
-        from cinefeat.extract.nets.runtime import batch_to_tensor
+        from cinefeat.extract.nets.runtime import batch_to_tensor, cast_input
 
         if self.model is None:
             raise RuntimeError("AudiotagExtractor.load() must be called before extract_batch()")
@@ -138,6 +138,6 @@ class AudiotagExtractor(BatchExtractor):
             return np.zeros((0, self.dim), dtype=np.float32)
         with torch.inference_mode():
             log_mel = panns_logmel(batch_to_tensor(items, self.device))  # fp32 front-end
-            embedding, tags = self.model(log_mel.half() if self.fp16 else log_mel)
+            embedding, tags = self.model(cast_input(log_mel, self.model))
         parts = {"embedding": [embedding], "tags": [tags], "both": [embedding, tags]}
         return torch.cat(parts[self.config.output], dim=1).float().cpu().numpy()

@@ -135,6 +135,7 @@ class ClipExtractor(BatchExtractor):
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self.model: Any = None
+        self._dtype: Any = None
         self._dim: int | None = 512 if self.config.model == "ViT-B-32" else None
         self._sha256: str | None = None
 
@@ -161,6 +162,8 @@ class ClipExtractor(BatchExtractor):
     def load(self, device: str = "cpu", fp16: bool = False) -> None:
         import open_clip
         import torch
+
+        from cinefeat.extract.nets.runtime import half_dtype
 
         if self.config.weights is None:
             register_open_clip_weights(self.config.model, self.config.pretrained)
@@ -189,9 +192,10 @@ class ClipExtractor(BatchExtractor):
                 f"{self.config.model} checkpoint; check `--option clip.model=...`"
             )
         self.model = model.visual.eval().to(device)
-        self.fp16 = fp16 and device.startswith("cuda")
-        if self.fp16:
-            self.model = self.model.half()
+        self._dtype = half_dtype(device) if fp16 else None  # fp16 on CUDA, bf16 on AMX CPUs
+        if self._dtype is not None:
+            self.model = self.model.to(self._dtype)
+        self.fp16 = self._dtype is not None
         self.device = device
         self._mean = torch.tensor(prep.get("mean", OPENAI_MEAN)).view(1, 3, 1, 1).to(device)
         self._std = torch.tensor(prep.get("std", OPENAI_STD)).view(1, 3, 1, 1).to(device)
@@ -218,8 +222,8 @@ class ClipExtractor(BatchExtractor):
         with torch.inference_mode():
             pixels = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
             pixels = (pixels - self._mean) / self._std
-            if self.fp16:
-                pixels = pixels.half()
+            if self._dtype is not None:
+                pixels = pixels.to(self._dtype)
             out = self.model(pixels).float()
             if self.config.normalize:
                 out = torch.nn.functional.normalize(out, dim=-1)

@@ -107,6 +107,8 @@ class I3dExtractor(BatchExtractor):
     def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
         import torch
 
+        from cinefeat.extract.nets.runtime import cast_input
+
         if self.model is None:
             raise RuntimeError("I3dExtractor.load() must be called before extract_batch()")
         if not items:
@@ -115,7 +117,7 @@ class I3dExtractor(BatchExtractor):
         with torch.inference_mode():
             x = torch.from_numpy(clips).to(self.device).permute(0, 4, 1, 2, 3).float()
             x = x / 127.5 - 1.0
-            out = self.model(x.half() if self.fp16 else x)
+            out = self.model(cast_input(x, self.model))
         return out.float().cpu().numpy()
 
     def _prepare(self, clip: np.ndarray) -> np.ndarray:

@@ -131,6 +131,7 @@ class ChoiTaggerExtractor(BatchExtractor):
         import torch
 
         from cinefeat.extract.audio_features import CHOI_WINDOW_SAMPLES, choi_melgram, fit_length
+        from cinefeat.extract.nets.runtime import cast_input
 
         if self.model is None:
             raise RuntimeError(
@@ -141,7 +142,7 @@ class ChoiTaggerExtractor(BatchExtractor):
         waves = np.stack([fit_length(item, CHOI_WINDOW_SAMPLES) for item in items])
         with torch.inference_mode():
             mel = choi_melgram(torch.from_numpy(waves).to(self.device))  # fp32 front-end
-            feature, tags = self.model(mel.half() if self.fp16 else mel)
+            feature, tags = self.model(cast_input(mel, self.model))
         parts = {"embedding": [feature], "tags": [tags], "both": [feature, tags]}
         return torch.cat(parts[self.config.output], dim=1).float().cpu().numpy()
 

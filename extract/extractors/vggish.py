@@ -122,6 +122,7 @@ class VggishExtractor(BatchExtractor):
             fit_length,
             vggish_logmel,
         )
+        from cinefeat.extract.nets.runtime import cast_input
 
         if self.model is None:
             raise RuntimeError("VggishExtractor.load() must be called before extract_batch()")
@@ -130,7 +131,7 @@ class VggishExtractor(BatchExtractor):
         waves = np.stack([fit_length(item, VGGISH_EXAMPLE_SAMPLES) for item in items])
         with torch.inference_mode():
             log_mel = vggish_logmel(torch.from_numpy(waves).to(self.device))[:, None]  # fp32
-            embedding = self.model(log_mel.half() if self.fp16 else log_mel)
+            embedding = self.model(cast_input(log_mel, self.model))
             if self.postprocessor is not None:
                 embedding = self.postprocessor(embedding)
         return embedding.float().cpu().numpy()

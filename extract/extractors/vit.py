@@ -172,7 +172,7 @@ class VitExtractor(BatchExtractor):
     def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
         import torch
 
-        from cinefeat.extract.nets.runtime import square_crop
+        from cinefeat.extract.nets.runtime import cast_input, square_crop
 
         if self.model is None:
             raise RuntimeError("VitExtractor.load() must be called before extract_batch()")
@@ -184,7 +184,7 @@ class VitExtractor(BatchExtractor):
         with torch.inference_mode():
             pixels = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
             pixels = (pixels - mean) / std
-            out = self.model(pixels.half() if self.fp16 else pixels)
+            out = self.model(cast_input(pixels, self.model))
         return out.float().cpu().numpy()
 
 

@@ -280,3 +280,29 @@ def test_shards_partition_the_dataset(tmp_path: Path, cuts_video_maker) -> None:
         "--shard", "2/2",
     )  # fmt: skip
     assert code == 1 and "--shard 2/2: need 0 <= i < n" in out
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"), [((), None), (("--fp16",), True), (("--fp32",), False)]
+)
+def test_precision_flag_reaches_every_extractor(
+    tmp_path: Path, cuts_video_maker, monkeypatch, flag, expected
+) -> None:
+    from cinefeat.extract.extractors.colorhist import ColorHistExtractor
+
+    root = tmp_path / "d"
+    root.mkdir()
+    cuts_video_maker(root / "a.mp4", ["red", "blue"], audio=False)
+    seen: list[tuple[str, bool]] = []
+    original = ColorHistExtractor.load
+
+    def recording_load(self, device: str = "cpu", fp16: bool = False) -> None:
+        seen.append((device, fp16))
+        original(self, device, fp16)
+
+    monkeypatch.setattr(ColorHistExtractor, "load", recording_load)
+    args = ("extract", str(root), "--store", str(tmp_path / "s"), "--features", "colorhist")
+    code, out = invoke(*args, *flag)
+    assert code == 0, out
+    # default: half precision on CUDA only, so a CPU run loads in fp32
+    assert seen == [("cpu", bool(expected))]
