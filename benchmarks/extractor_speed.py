@@ -134,35 +134,51 @@ CASES: list[tuple[str, Callable[[], dict]]] = [
 
 
 def main() -> None:
+    from cinefeat.extract.nets.runtime import half_dtype
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", default="1,4,16")
     parser.add_argument("--items", type=int, default=16, help="items timed per point")
     parser.add_argument("--only", default="", help="comma-separated extractor names")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--precisions",
+        default="fp32,half",
+        help="fp32 and/or half (fp16 on CUDA, bf16 on a CPU with native bf16; skipped without)",
+    )
     args = parser.parse_args()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     only = {n for n in args.only.split(",") if n}
-    fp16 = args.device.startswith("cuda")
+    halves = [p.strip() == "half" for p in args.precisions.split(",")]
+    half = half_dtype(args.device)
+    if half is None and any(halves):
+        print(f"({args.device} has no native half precision: only fp32 is measured)")
+        halves = [False]
     with tempfile.TemporaryDirectory() as cache:
         os.environ["CINEFEAT_CACHE"] = cache
         os.environ["CINEFEAT_OFFLINE"] = "1"
-        print(f"device {args.device} (fp16={fp16}), torch threads {torch.get_num_threads()}\n")
+        print(f"device {args.device}, torch threads {torch.get_num_threads()}\n")
         header = " | ".join(f"batch {b}" for b in batch_sizes)
-        print(f"| extractor | weights | items/min | {header} |")
-        print("|---|---|---|" + "---|" * len(batch_sizes))
+        print(f"| extractor | weights | precision | items/min | {header} |")
+        print("|---|---|---|---|" + "---|" * len(batch_sizes))
         for name, install in CASES:
             if only and name not in only:
                 continue
             options = install()
             note = "random init" if options else "real"
-            extractor = EXTRACTORS.create(name, **options)
-            extractor.load(args.device, fp16=fp16)
-            per_minute = items_per_minute(extractor)
-            cells = []
-            for batch in batch_sizes:
-                seconds = time_point(extractor, batch, args.items) * per_minute
-                cells.append(f"{seconds:.1f} s")
-            print(f"| {name} | {note} | {per_minute:.1f} | " + " | ".join(cells) + " |", flush=True)
+            for fp16 in halves:  # side by side: the same weights in each precision
+                extractor = EXTRACTORS.create(name, **options)
+                extractor.load(args.device, fp16=fp16)
+                label = str(half).removeprefix("torch.") if extractor.fp16 else "fp32"
+                per_minute = items_per_minute(extractor)
+                cells = []
+                for batch in batch_sizes:
+                    seconds = time_point(extractor, batch, args.items) * per_minute
+                    cells.append(f"{seconds:.1f} s")
+                print(
+                    f"| {name} | {note} | {label} | {per_minute:.1f} | " + " | ".join(cells) + " |",
+                    flush=True,
+                )
     print("\ncells: seconds of compute per minute of trailer (lower is better)")
 
 

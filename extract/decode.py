@@ -128,15 +128,24 @@ class TrailerDecoder:
         import av
 
         try:
-            yield from self._pass_one()
+            yield from self._unpaused(self._pass_one())
             if self.timeline is None or self.timeline.n_frames == 0:
                 raise DecodeError(f"{self.path}: no video frame could be decoded")
-            yield from self._pass_two()
+            yield from self._unpaused(self._pass_two())
         except av.FFmpegError as error:
             raise DecodeError(
                 f"{self.path}: decoding failed ({error}); the file is truncated or corrupt: "
                 f"re-download or re-encode it"
             ) from None
+
+    def _unpaused(self, items: Iterator[Item]) -> Iterator[Item]:
+        """`items`, with the time the consumer kept this generator suspended (a full queue
+        waiting for the models) taken out of the stage timings: every yield happens inside a
+        sampling interval, so that is where the pause was counted."""
+        for item in items:
+            paused = time.perf_counter()
+            yield item
+            self.timings["sampling"] -= time.perf_counter() - paused
 
     def size_of(self, spec: FrameSpec) -> tuple[int, int]:
         return scaled_size(*self.info.display_size, spec.short_side)

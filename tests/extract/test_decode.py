@@ -329,3 +329,22 @@ def test_any_rate_and_layout_decodes_to_mono_at_every_model_rate(
         assert found == expected, (target, peaks)
         assert all(min(abs(p - f) for f in expected) <= 2 for p in peaks), (target, peaks)
         assert 0.05 < float(np.abs(middle).max()) <= 1.0
+
+
+def test_stage_timings_leave_out_the_time_a_slow_consumer_holds_the_decoder(
+    tmp_path: Path, cuts_video_maker
+) -> None:
+    """A full queue (the models are behind) pauses the decoder at a yield: that is waiting, not
+    sampling, and the per-stage table must not blame the decoder for it."""
+    import time
+
+    path = cuts_video_maker(tmp_path / "v.mp4", ["red", "green", "blue"], audio=False)
+    info = probe(path)
+    plan = DecodePlan([FrameSpec("every-k", (("k", 5),), 32), FrameSpec("scene-middle", (), 32)])
+    decoder = TrailerDecoder(path, info, plan)
+    count = 0
+    for _ in decoder.items():
+        time.sleep(0.05)
+        count += 1
+    assert count == 15 + 3
+    assert 0.0 <= decoder.timings["sampling"] < 0.25 * 0.05 * count
