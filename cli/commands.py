@@ -28,6 +28,13 @@ from cinefeat.cli.demo import demo
 )
 @click.option("--top", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--fp16/--fp32",
+    "fp16",
+    default=None,
+    help="Half precision for the extractors [default: on CUDA only]; on a CPU, bfloat16 where "
+    "native (as `cinefeat extract --fp16`).",
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--explain",
@@ -43,6 +50,7 @@ def predict(
     labels: str | None,
     top: int,
     device: str,
+    fp16: bool | None,
     batch_size: int,
     explain_dir: Path | None,
     as_json: bool,
@@ -66,7 +74,7 @@ def predict(
             raise click.BadParameter("give at least one label name", param_hint="--labels")
     try:
         head = load_trained_head(head_dir, device=device)
-        recipe = load_recipe(head, device=device)
+        recipe = load_recipe(head, device=device, fp16=fp16)
         bar = progress(total=len(videos), unit="video", desc="predict")
         try:
             result = predict_videos(
