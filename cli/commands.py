@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cinefeat.cli.demo import demo
+from cinefeat.extract.cli import precision_option
 
 
 @click.command("predict")
@@ -28,13 +29,7 @@ from cinefeat.cli.demo import demo
 )
 @click.option("--top", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--fp16/--fp32",
-    "fp16",
-    default=None,
-    help="Half precision for the extractors [default: on CUDA only]; on a CPU, bfloat16 where "
-    "native (as `cinefeat extract --fp16`).",
-)
+@precision_option
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--explain",

@@ -60,7 +60,9 @@ def load_recipe(
     from cinefeat.extract.pretrained import WeightsError
 
     recipe = recipe_for(head)
-    half = device.startswith("cuda") if fp16 is None else fp16
+    from cinefeat.extract.base import half_precision
+
+    half = half_precision(device, fp16)
     for feature, extractor in recipe.extractors.items():
         try:
             extractor.load(device=device, fp16=half)

@@ -93,6 +93,13 @@ class MissingInput(Exception):
     not `failed`, and the other features of the trailer are still written."""
 
 
+def half_precision(device: str, fp16: bool | None) -> bool:
+    """What `load(..., fp16=)` gets when the user said `fp16` (None: nothing): half precision by
+    default on CUDA only; an explicit choice wins (on a CPU, `nets.runtime.half_dtype` decides
+    whether bfloat16 is native there)."""
+    return device.startswith("cuda") if fp16 is None else fp16
+
+
 class Extractor(ABC):
     """Common part of both kinds. Subclasses set `name`, `kind` and a config dataclass."""
 

@@ -33,6 +33,16 @@ class _RegistryHelp(click.Option):
         return super().get_help_record(ctx)
 
 
+precision_option = click.option(
+    "--fp16/--fp32",
+    "fp16",
+    default=None,
+    help="Half precision for the extractors [default: on CUDA only]. --fp16 on a CPU runs "
+    "bfloat16 where the CPU has native bf16 (Intel AMX / AVX512-BF16: CLIP about 3x faster), "
+    "else stays fp32.",
+)
+
+
 def _feature_names() -> list[str]:
     from cinefeat.extract.extractors import EXTRACTORS
 
@@ -67,13 +77,7 @@ def _detector_names() -> list[str]:
     help="CSV or JSON-lines labels file (id or relative path, genres separated by |).",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option(
-    "--fp16/--fp32",
-    "fp16",
-    default=None,
-    help="Half precision [default: on CUDA only]. --fp16 on a CPU runs bfloat16 where the CPU "
-    "has native bf16 (Intel AMX / AVX512-BF16: CLIP about 3x faster), else stays fp32.",
-)
+@precision_option
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workers",

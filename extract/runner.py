@@ -43,7 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from cinefeat.extract.base import BatchExtractor, Extractor, MissingInput, TrailerExtractor
+from cinefeat.extract.base import (
+    BatchExtractor,
+    Extractor,
+    MissingInput,
+    TrailerExtractor,
+    half_precision,
+)
 from cinefeat.extract.decode import FrameSpec, TrailerDecoder
 from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
@@ -128,7 +134,7 @@ class LocalRunner:
     def load(self) -> None:
         """Load every model once (per worker)."""
         device = self.options.device
-        fp16 = device.startswith("cuda") if self.options.fp16 is None else self.options.fp16
+        fp16 = half_precision(device, self.options.fp16)
         for extractor in self.extractors.values():
             extractor.load(device=device, fp16=fp16)
         self.loaded = True

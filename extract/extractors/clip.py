@@ -135,7 +135,6 @@ class ClipExtractor(BatchExtractor):
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self.model: Any = None
-        self._dtype: Any = None
         self._dim: int | None = 512 if self.config.model == "ViT-B-32" else None
         self._sha256: str | None = None
 
@@ -163,7 +162,7 @@ class ClipExtractor(BatchExtractor):
         import open_clip
         import torch
 
-        from cinefeat.extract.nets.runtime import half_dtype
+        from cinefeat.extract.nets.runtime import place
 
         if self.config.weights is None:
             register_open_clip_weights(self.config.model, self.config.pretrained)
@@ -191,11 +190,8 @@ class ClipExtractor(BatchExtractor):
                 f"{path} lacks image-tower tensors {visual_missing[:3]}...: it is not a "
                 f"{self.config.model} checkpoint; check `--option clip.model=...`"
             )
-        self.model = model.visual.eval().to(device)
-        self._dtype = half_dtype(device) if fp16 else None  # fp16 on CUDA, bf16 on AMX CPUs
-        if self._dtype is not None:
-            self.model = self.model.to(self._dtype)
-        self.fp16 = self._dtype is not None
+        # fp16 on CUDA, bf16 on CPUs with native bf16, else fp32
+        self.model, self.fp16 = place(model.visual, device, fp16)
         self.device = device
         self._mean = torch.tensor(prep.get("mean", OPENAI_MEAN)).view(1, 3, 1, 1).to(device)
         self._std = torch.tensor(prep.get("std", OPENAI_STD)).view(1, 3, 1, 1).to(device)
@@ -214,6 +210,8 @@ class ClipExtractor(BatchExtractor):
     def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
         import torch
 
+        from cinefeat.extract.nets.runtime import cast_input
+
         if self.model is None:
             raise RuntimeError("ClipExtractor.load() must be called before extract_batch()")
         if not items:
@@ -222,8 +220,7 @@ class ClipExtractor(BatchExtractor):
         with torch.inference_mode():
             pixels = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
             pixels = (pixels - self._mean) / self._std
-            if self._dtype is not None:
-                pixels = pixels.to(self._dtype)
+            pixels = cast_input(pixels, self.model)
             out = self.model(pixels).float()
             if self.config.normalize:
                 out = torch.nn.functional.normalize(out, dim=-1)
