@@ -103,7 +103,7 @@ class AudiotagExtractor(BatchExtractor):
 
         path = pretrained.fetch(self.weights)
         self._sha256 = pretrained.weights_sha256(self.weights)
-        checkpoint = load_torch_checkpoint(path)
+        checkpoint = load_torch_checkpoint(path, allow_numpy=True)  # sampler state: numpy arrays
         if not isinstance(checkpoint, dict) or "model" not in checkpoint:
             raise CheckpointError(
                 f"{path} is not a PANNs checkpoint (expected a dict with a 'model' state dict)"

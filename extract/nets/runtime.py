@@ -80,9 +80,23 @@ def load_torch_checkpoint(path: str | Path, allow_numpy: bool = False) -> Any:
 
 
 def _numpy_globals() -> list[Any]:
-    reconstruct = getattr(np, "_core", np).multiarray._reconstruct
-    globals_: list[Any] = [reconstruct, np.ndarray, np.dtype]
-    globals_ += [type(np.dtype(name)) for name in ("float32", "float64", "int64", "uint8")]
+    """numpy arrays and dtypes, under numpy 2's module spelling *and* numpy 1's.
+
+    Files pickled before numpy 2 (torchvggish's PCA file, PANNs' training checkpoints with their
+    sampler state) name `numpy.core.multiarray._reconstruct`; numpy 2 moved it to `numpy._core`.
+    torch's restricted unpickler matches globals by name, so each is admitted under both names.
+    """
+    multiarray = getattr(np, "_core", np).multiarray
+    dtype_classes = [
+        type(np.dtype(name))
+        for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                     "uint8", "uint16", "uint32", "uint64", "bool")
+    ]
+    globals_: list[Any] = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    globals_ += dtype_classes
+    for package in ("numpy.core", "numpy._core"):
+        globals_.append((multiarray._reconstruct, f"{package}.multiarray._reconstruct"))
+        globals_.append((multiarray.scalar, f"{package}.multiarray.scalar"))
     return globals_
 
 
