@@ -92,7 +92,7 @@ def _numpy_globals() -> list[Any]:
         for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
                      "uint8", "uint16", "uint32", "uint64", "bool")
     ]
-    globals_: list[Any] = [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype]
+    globals_: list[Any] = [np.ndarray, np.dtype]
     globals_ += dtype_classes
     for package in ("numpy.core", "numpy._core"):
         globals_.append((multiarray._reconstruct, f"{package}.multiarray._reconstruct"))
