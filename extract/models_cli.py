@@ -2,7 +2,9 @@
 
 Why a CLI over `pretrained.py`: on clusters, GPU nodes often have no internet; a login node runs
 `download` into the shared `$CINEFEAT_CACHE` and jobs then load offline. `verify` rechecks every
-cached file against its pinned (or first-use recorded) sha256 before a long run.
+cached file against its published (or first-use recorded) checksum before a long run, and says
+which entries are only recorded, never published; `forget` drops a recorded hash when a publisher
+that follows a moving branch (`resolve/main`) changed a file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def _load_table() -> None:
 
 @click.group("models")
 def models() -> None:
-    """Pretrained weights used by the extractors: list, download, verify, locate, add."""
+    """Pretrained weights used by the extractors: list, download, verify, locate, add, forget."""
 
 
 @models.command("list")
@@ -40,6 +42,8 @@ def list_command(as_json: bool) -> None:
                 "format": entry.format,
                 "licence": entry.licence,
                 "pinned": remote.sha256 is not None,
+                "checksum": remote.checksum_kind,
+                "follows_main": any(f.follows_main for f in entry.files),
                 "cached": cached,
                 "size": remote.size,
                 "url": remote.url,
@@ -50,9 +54,11 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=1))
         return
     for row in rows:
-        flags = ("cached" if row["cached"] else "missing") + (
-            "" if row["pinned"] else ", unpinned (sha256 recorded on first download)"
-        )
+        flags = ("cached" if row["cached"] else "missing") + f", {row['checksum']}"
+        if row["checksum"] == "recorded":
+            flags += " (sha256 recorded on first download)"
+        if row["follows_main"]:
+            flags += ", follows `main` (no pinned revision)"
         click.echo(f"{row['name']:<36} {row['format']:<24} {flags}")
         click.echo(f"  {row['description']} [{row['licence']}]  {row['url'] or ''}")
 
@@ -72,21 +78,14 @@ def download_command(names: tuple[str, ...]) -> None:
 
 @models.command("verify")
 def verify_command() -> None:
-    """Check every cached file against its sha256; exit 1 if any differs."""
+    """Check every cached file against its checksum (records nothing); exit 1 if any differs."""
     _load_table()
     bad = 0
     for entry in pretrained.list_weights():
         for remote in entry.files:
-            try:
-                path = pretrained.fetch(entry.name, remote.filename, download=False)
-            except pretrained.WeightsNotFound:
-                click.echo(f"missing  {entry.name}/{remote.filename}")
-                continue
-            except pretrained.ChecksumMismatch as error:
-                bad += 1
-                click.echo(f"BAD      {entry.name}/{remote.filename}: {error}")
-                continue
-            click.echo(f"ok       {entry.name}/{remote.filename} ({path})")
+            state, detail = pretrained.file_status(entry, remote)
+            bad += state == "bad"
+            click.echo(f"{state:<10} {entry.name}/{remote.filename}: {detail}")
     if bad:
         raise SystemExit(1)
 
@@ -94,12 +93,28 @@ def verify_command() -> None:
 @models.command("path")
 @click.argument("name")
 def path_command(name: str) -> None:
-    """Print the verified local path of NAME's main file (no download)."""
+    """Print the verified local path of NAME (its folder for multi-file entries; no download)."""
     _load_table()
     try:
-        click.echo(str(pretrained.fetch(name, download=False)))
+        entry = pretrained.get_weights(name)
+        if len(entry.files) > 1:
+            click.echo(str(pretrained.fetch_all(name, download=False)))
+        else:
+            click.echo(str(pretrained.fetch(name, download=False)))
     except (KeyError, pretrained.WeightsError) as error:
         raise click.ClickException(str(error).strip("'\"")) from None
+
+
+@models.command("forget")
+@click.argument("name")
+def forget_command(name: str) -> None:
+    """Drop NAME's first-use recorded hashes (after its publisher changed a file upstream)."""
+    _load_table()
+    try:
+        dropped = pretrained.forget(name)
+    except KeyError as error:
+        raise click.ClickException(str(error).strip("'\"")) from None
+    click.echo(f"{name}: forgot {len(dropped)} recorded hash(es); the next download records anew")
 
 
 @models.command("add")

@@ -12,24 +12,32 @@ names the file, the URL and that command.
 Cache layout: `$CINEFEAT_CACHE/<entry name>/<filename>` (default `$XDG_CACHE_HOME/cinefeat`, else
 `~/.cache/cinefeat`). Local files (a fine-tuned model, a mirror) are registered in
 `$CINEFEAT_CACHE/local-weights.json` with their own sha256 (`cinefeat models add NAME FILE`).
-An entry whose publisher gives no checksum has `sha256=None`: its first download records the hash
+An entry whose publisher gives no sha256 has `sha256=None`: its first download records the hash
 (trust on first use) in `$CINEFEAT_CACHE/recorded-sha256.json`, and every later load is checked
-against that record; `cinefeat models list` marks such entries as unpinned.
+against that record; `cinefeat models list` marks such entries as recorded, not published.
+
+Nothing enters the cache unchecked, because a recorded hash locks the cache to whatever was first
+stored: a download lands in `<filename>.partial` (resumable, see `cinefeat.extract.download`) and
+is renamed into place only after its size, its format's magic bytes (`file_checks`), and every
+published checksum (a Zenodo md5, a sha256 in a URL) agree. An HTML error page served with status
+200 is therefore refused and leaves nothing recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cinefeat.extract import download as transport
+from cinefeat.extract.file_checks import content_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +56,35 @@ class ChecksumMismatch(WeightsError):
     """A file's sha256 differs from the pinned or recorded one."""
 
 
+class DownloadRejected(WeightsError):
+    """A download finished but is not the published file (wrong size, format or checksum)."""
+
+
 @dataclass(frozen=True)
 class RemoteFile:
+    """One published file. `sha256` and `md5` are the publisher's checksums where published
+    (Zenodo lists md5 only); `size` is the exact published size in bytes, or None: a download of
+    any other size is refused, so never an approximation."""
+
     filename: str
     url: str | None
     sha256: str | None = None
     size: int | None = None
+    md5: str | None = None
+
+    @property
+    def follows_main(self) -> bool:
+        """A Hugging Face URL at the moving `main` branch rather than a pinned commit."""
+        return self.url is not None and "/resolve/main/" in self.url
+
+    @property
+    def checksum_kind(self) -> str:
+        """How the bytes are pinned: `sha256 published`, `md5 published`, or `recorded`."""
+        if self.sha256:
+            return "sha256 published"
+        if self.md5:
+            return "md5 published"
+        return "recorded"
 
 
 @dataclass(frozen=True)
@@ -138,12 +169,9 @@ def fetch(name: str, filename: str | None = None, download: bool | None = None) 
     if not path.exists():
         if not download or remote.url is None:
             raise WeightsNotFound(_missing_message(entry, remote, path))
-        try:
-            _download(remote, path)
-        except OSError as error:
-            raise WeightsNotFound(
-                _missing_message(entry, remote, path) + f"\nDownload failed: {error}"
-            ) from error
+        with _download_lock(path):
+            if not path.exists():  # another process may have finished it while we waited
+                _download(entry, remote, path)
     verify_file(entry, remote, path)
     return path
 
@@ -158,36 +186,80 @@ def fetch_all(name: str, download: bool | None = None) -> Path:
 def verify_file(entry: PretrainedWeights, remote: RemoteFile, path: Path) -> str:
     """Check `path` against the pinned (or first-use recorded) sha256; return the digest.
 
-    The digest of a verified file is remembered by (size, mtime) so a large file is hashed once.
+    A file seen for the first time of an entry without a published sha256 is recorded only after
+    the checks a download gets (format, published md5, size), so a file dropped into the cache by
+    hand cannot lock in garbage either. The digest of a verified file is remembered by
+    (size, mtime) so a large file is hashed once.
     """
     stat = path.stat()
     stamp_key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     stamps = _read_json(cache_dir() / "verified.json")
     digest = stamps.get(stamp_key) or sha256_of(path)
-    expected = remote.sha256
     recorded_key = f"{entry.name}/{remote.filename}"
+    expected = remote.sha256 or _read_json(cache_dir() / "recorded-sha256.json").get(recorded_key)
     if expected is None:
-        recorded = _read_json(cache_dir() / "recorded-sha256.json")
-        expected = recorded.get(recorded_key)
-        if expected is None:
-            log.warning(
-                "%s has no published sha256; recording %s (trust on first use)",
-                recorded_key,
-                digest,
+        problem = _content_problems(entry, remote, path)
+        if problem:
+            raise DownloadRejected(
+                f"{path} is not the published {recorded_key}: {problem}. Nothing was recorded; "
+                f"delete it and run `cinefeat models download {entry.name}`."
             )
-            recorded[recorded_key] = digest
-            _write_json(cache_dir() / "recorded-sha256.json", recorded)
-            expected = digest
-    if digest != expected:
-        raise ChecksumMismatch(
-            f"{path} has sha256 {digest} but {recorded_key} expects {expected}. The file is "
-            f"corrupt or not the published one: delete it and run "
-            f"`cinefeat models download {entry.name}`."
+        log.warning(
+            "%s has no published sha256; recording %s (trust on first use)", recorded_key, digest
         )
+        _record(recorded_key, digest)
+        expected = digest
+    if digest != expected:
+        raise ChecksumMismatch(_mismatch_message(entry, remote, path, digest, expected))
     if stamps.get(stamp_key) != digest:
         stamps[stamp_key] = digest
         _write_json(cache_dir() / "verified.json", stamps)
     return digest
+
+
+def file_status(entry: PretrainedWeights, remote: RemoteFile) -> tuple[str, str]:
+    """(state, detail) of one cached file, checking without recording anything.
+
+    States: `missing`; `ok` (matches a published sha256/md5 or the recorded hash, detail says
+    which); `unrecorded` (present, no published or recorded hash to check against yet); `bad`.
+    """
+    path = _local_path(entry, remote)
+    if not path.exists():
+        return "missing", str(path)
+    key = f"{entry.name}/{remote.filename}"
+    recorded = _read_json(cache_dir() / "recorded-sha256.json").get(key)
+    digest = sha256_of(path)
+    if remote.sha256:
+        if digest != remote.sha256:
+            return "bad", _mismatch_message(entry, remote, path, digest, remote.sha256)
+        return "ok", f"{path} (published sha256)"
+    if remote.md5 and _md5_of(path) != remote.md5:
+        return "bad", f"{path} md5 differs from the published {remote.md5}"
+    if recorded is None:
+        problem = _content_problems(entry, remote, path)
+        if problem:
+            return "bad", f"{path}: {problem}"
+        detail = "published md5" if remote.md5 else "no published checksum"
+        return "unrecorded", f"{path} ({detail}; sha256 is recorded at first use)"
+    if digest != recorded:
+        return "bad", _mismatch_message(entry, remote, path, digest, recorded)
+    if remote.md5:
+        return "ok", f"{path} (published md5; sha256 recorded at first download)"
+    return "ok", f"{path} (sha256 recorded at first download; never published)"
+
+
+def forget(name: str) -> list[str]:
+    """Drop the recorded (first-use) hashes of an entry's files; returns the keys dropped.
+
+    For an entry that follows a moving upstream (`resolve/main`) whose publisher changed a file:
+    the next download is checked as a first download again.
+    """
+    entry = get_weights(name)
+    recorded = _read_json(cache_dir() / "recorded-sha256.json")
+    keys = [f"{entry.name}/{remote.filename}" for remote in entry.files]
+    dropped = [key for key in keys if recorded.pop(key, None) is not None]
+    _write_json(cache_dir() / "recorded-sha256.json", recorded)
+    return dropped
 
 
 def weights_sha256(name: str, filename: str | None = None) -> str:
@@ -273,20 +345,95 @@ def _missing_message(entry: PretrainedWeights, remote: RemoteFile, path: Path) -
     )
 
 
-def _download(remote: RemoteFile, path: Path) -> None:
-    """Stream to a temporary file in the target directory, then rename (never a partial file)."""
-    if remote.url is None:
-        raise WeightsNotFound(f"{remote.filename} has no public URL to download from")
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _mismatch_message(
+    entry: PretrainedWeights, remote: RemoteFile, path: Path, digest: str, expected: str
+) -> str:
+    head = f"{path} has sha256 {digest} but {entry.name}/{remote.filename} expects {expected}"
+    if remote.sha256:
+        return (
+            f"{head} (published). The file is corrupt or not the published one: delete it "
+            f"(`rm '{path}'`) and run `cinefeat models download {entry.name}`."
+        )
+    moving = " (this entry follows the publisher's `main` branch)" if remote.follows_main else ""
+    return (
+        f"{head}, the hash recorded at its first download. If the publisher changed the "
+        f"file{moving}, run `cinefeat models forget {entry.name}` and then "
+        f"`cinefeat models download {entry.name}`; otherwise the file is corrupt: delete it "
+        f"(`rm '{path}'`) and download it again."
+    )
+
+
+def _download(entry: PretrainedWeights, remote: RemoteFile, path: Path) -> None:
+    """Download to `<name>.partial` (resumable), check it, and only then rename it into place."""
+    assert remote.url is not None
+    partial = path.with_name(path.name + ".partial")
     log.info("downloading %s -> %s", remote.url, path)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as rsp:
-            shutil.copyfileobj(rsp, out, CHUNK)
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        transport.download(remote.url, partial)
+    except transport.DownloadError as error:
+        raise WeightsNotFound(
+            _missing_message(entry, remote, path) + f"\nDownload failed: {error}"
+        ) from error
+    problem = _content_problems(entry, remote, partial)
+    key = f"{entry.name}/{remote.filename}"
+    digest = sha256_of(partial)
+    if problem is None and remote.sha256 and digest != remote.sha256:
+        problem = f"sha256 {digest} differs from the published {remote.sha256}"
+    recorded = _read_json(cache_dir() / "recorded-sha256.json").get(key)
+    if problem is None and not remote.sha256 and recorded and digest != recorded:
+        partial.unlink()
+        raise ChecksumMismatch(_mismatch_message(entry, remote, path, digest, recorded))
+    if problem is not None:
+        partial.unlink()
+        raise DownloadRejected(
+            f"downloaded {remote.url} but it is not the published {key}: {problem}. The "
+            f"download was deleted and nothing was recorded; check the URL or try again later."
+        )
+    os.replace(partial, path)
+    if not remote.sha256 and recorded is None:
+        _record(key, digest)
+
+
+def _content_problems(entry: PretrainedWeights, remote: RemoteFile, path: Path) -> str | None:
+    """What makes `path` not the published file (size, format, md5), or None."""
+    size = path.stat().st_size
+    if remote.size is not None and size != remote.size:
+        return f"it has {size} bytes, the publisher lists {remote.size}"
+    problem = content_problem(path, remote.filename, entry.format)
+    if problem:
+        return problem
+    if remote.md5 and _md5_of(path) != remote.md5:
+        return f"md5 {_md5_of(path)} differs from the published {remote.md5}"
+    return None
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record(key: str, digest: str) -> None:
+    recorded = _read_json(cache_dir() / "recorded-sha256.json")
+    recorded[key] = digest
+    _write_json(cache_dir() / "recorded-sha256.json", recorded)
+
+
+@contextlib.contextmanager
+def _download_lock(path: Path) -> Iterator[None]:
+    """One downloader per file: workers sharing a cache wait for each other, not race."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    locks = cache_dir() / ".locks"  # beside, not inside, the folders handed to loaders
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    with open(locks / f"{path.name}.{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

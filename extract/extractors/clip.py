@@ -42,7 +42,6 @@ DEFAULT_WEIGHTS = pretrained.register_weights(
                     filename="open_clip_model.safetensors",
                 ),
                 sha256=None,
-                size=605_000_000,
             ),
         ),
         format="open_clip-safetensors",

@@ -43,9 +43,13 @@ def test_download_unreachable_url_is_a_clear_error(tmp_cache: Path, monkeypatch)
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    from cinefeat.extract import download
+
+    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
     code, out = invoke("download", "clip-vit-b-32-openai")
-    assert code == 1 and "Download failed: network is unreachable" in out
-    assert not list(tmp_cache.rglob("*.safetensors*"))  # no partial file left behind
+    assert code == 1 and "Download failed: " in out and "network is unreachable" in out
+    assert f"gave up after {download.ATTEMPTS} attempts" in out
+    assert not list((tmp_cache / "clip-vit-b-32-openai").iterdir())  # no partial file left
 
 
 def test_add_path_verify_and_tamper(tmp_cache: Path, tmp_path: Path) -> None:
@@ -58,11 +62,55 @@ def test_add_path_verify_and_tamper(tmp_cache: Path, tmp_path: Path) -> None:
     rows = {r["name"]: r for r in json.loads(invoke("list", "--json")[1])}
     assert rows["my-clip"]["cached"] and rows["my-clip"]["format"] == "open_clip-safetensors"
     code, out = invoke("verify")
-    assert code == 0 and "ok       my-clip/my-finetune.safetensors" in out
-    assert "missing  clip-vit-b-32-openai/open_clip_model.safetensors" in out
+    assert code == 0 and "ok         my-clip/my-finetune.safetensors" in out
+    assert "missing    clip-vit-b-32-openai/open_clip_model.safetensors" in out
     weights.write_bytes(b"tampered")
     code, out = invoke("verify")
-    assert code == 1 and "BAD      my-clip" in out
+    assert code == 1 and "bad        my-clip" in out
+
+
+def _safetensors_file(path: Path) -> Path:
+    import torch
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"w": torch.zeros(4)}, str(path))
+    return path
+
+
+def test_verify_checks_without_recording_and_says_what_is_only_recorded(tmp_cache: Path) -> None:
+    path = _safetensors_file(tmp_cache / "clip-vit-b-32-openai" / "open_clip_model.safetensors")
+    code, out = invoke("verify")
+    assert code == 0 and "unrecorded clip-vit-b-32-openai/open_clip_model.safetensors" in out
+    assert not (tmp_cache / "recorded-sha256.json").exists()  # verify records nothing
+    assert invoke("path", "clip-vit-b-32-openai") == (0, f"{path}\n")  # first use records
+    code, out = invoke("verify")
+    assert code == 0 and "sha256 recorded at first download; never published" in out
+    _safetensors_file(path)  # same bytes: still ok
+    path.write_bytes(path.read_bytes() + b" ")
+    code, out = invoke("verify")
+    assert code == 1 and "cinefeat models forget clip-vit-b-32-openai" in out
+
+
+def test_list_says_which_entries_follow_main_and_how_each_is_pinned(tmp_cache: Path) -> None:
+    rows = {r["name"]: r for r in json.loads(invoke("list", "--json")[1])}
+    assert rows["distilbert-base-uncased"]["follows_main"] is True
+    assert rows["distilbert-base-uncased"]["checksum"] == "recorded"
+    assert rows["openai-whisper-tiny.en"]["checksum"] == "sha256 published"
+    assert rows["openai-whisper-tiny.en"]["follows_main"] is False
+    code, out = invoke("list")
+    assert code == 0 and "follows `main` (no pinned revision)" in out
+
+
+def test_path_prints_the_folder_of_a_multi_file_entry(tmp_cache: Path) -> None:
+    from cinefeat.extract import pretrained
+
+    entry = pretrained.get_weights("vit-base-patch16-224")
+    folder = tmp_cache / entry.name
+    _safetensors_file(folder / "model.safetensors")
+    for remote in entry.files[1:]:
+        (folder / remote.filename).write_text("{}")
+    assert invoke("path", entry.name) == (0, f"{folder}\n")
 
 
 def test_unknown_name(tmp_cache: Path) -> None:
