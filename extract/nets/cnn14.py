@@ -63,8 +63,8 @@ class Cnn14(nn.Module):
         """(B, 1, frames, 64) -> (embedding (B, embedding_dim), probabilities (B, 527))."""
         if log_mel.ndim != 4 or log_mel.shape[1] != 1 or log_mel.shape[3] != N_MELS:
             raise ValueError(
-                f"{type(self).__name__} takes (batch, 1, frames, {N_MELS}) log-mel, got {tuple(log_mel.shape)}; "
-                f"use cinefeat.extract.audio_features.panns_logmel"
+                f"{type(self).__name__} takes (batch, 1, frames, {N_MELS}) log-mel, got "
+                f"{tuple(log_mel.shape)}; use cinefeat.extract.audio_features.panns_logmel"
             )
         x = self.bn0(log_mel.transpose(1, 3)).transpose(1, 3)  # BN per mel band
         for index in range(1, len(CHANNELS) + 1):
