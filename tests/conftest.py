@@ -38,3 +38,23 @@ def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CINEFEAT_CACHE", str(cache))
     monkeypatch.setenv("CINEFEAT_OFFLINE", "1")
     return cache
+
+
+@pytest.fixture
+def unpublished(monkeypatch: pytest.MonkeyPatch):
+    """`unpublished(name)`: drop entry `name`'s published md5/sha256 for one test.
+
+    Random-weight stand-ins written in a publisher's file layout cannot have the publisher's
+    checksums (PANNs' Zenodo md5, ...); without this the cache rightly refuses them. The format,
+    size and recorded-hash checks still run.
+    """
+    import dataclasses
+
+    from cinefeat.extract import pretrained
+
+    def drop(name: str) -> None:
+        entry = pretrained.get_weights(name)
+        files = tuple(dataclasses.replace(f, md5=None, sha256=None) for f in entry.files)
+        monkeypatch.setitem(pretrained._TABLE, name, dataclasses.replace(entry, files=files))
+
+    return drop

@@ -13,8 +13,10 @@ Weights: Zenodo record 3987831 (Kong et al. 2020, CC BY 4.0). Each file is the a
 checkpoint `{'iteration', 'model', 'sampler'}` (qiuqiangkong/audioset_tagging_cnn,
 `pytorch/main.py`), whose sampler state holds numpy arrays; it is read with the restricted
 unpickler (`load_torch_checkpoint(allow_numpy=True)`) and only `model` is kept, loaded into our own
-module (`cinefeat.extract.nets.cnn14`). Zenodo publishes an md5, not a sha256, so the first
-download records the sha256 (trust on first use).
+module (`cinefeat.extract.nets.cnn14`). Zenodo publishes an md5, not a sha256: a download must
+match the md5 Zenodo lists for `Cnn14_mAP=0.431.pth` before it enters the cache, and its sha256 is
+then recorded. (The md5 of the emb128 file is not known here, so that entry relies on the recorded
+sha256 and the format checks alone.)
 
 Input: 32 kHz mono, 3 s windows, hop 3 s (configurable), the last window zero-padded. Vector: the
 embedding (2048-d or 128-d); `output="tags"` the 527 probabilities, `"both"` their concatenation.
@@ -41,13 +43,18 @@ PREPROCESSING = {
 ZENODO = "https://zenodo.org/record/3987831/files/{quoted}?download=1"
 
 
-def _panns_entry(name: str, filename: str, description: str) -> pretrained.PretrainedWeights:
+def _panns_entry(
+    name: str, filename: str, description: str, md5: str | None = None
+) -> pretrained.PretrainedWeights:
     return pretrained.register_weights(
         pretrained.PretrainedWeights(
             name=name,
             files=(
                 pretrained.RemoteFile(
-                    filename, ZENODO.format(quoted=filename.replace("=", "%3D")), sha256=None
+                    filename,
+                    ZENODO.format(quoted=filename.replace("=", "%3D")),
+                    sha256=None,
+                    md5=md5,
                 ),
             ),
             format="pytorch-checkpoint-dict",
@@ -63,6 +70,7 @@ WEIGHTS = _panns_entry(
     "panns-cnn14",
     "Cnn14_mAP=0.431.pth",
     "PANNs Cnn14 trained on AudioSet (Kong et al. 2020), mAP 0.431",
+    md5="541141fa2ee191a88f24a3219fff024e",  # Zenodo record 3987831's file listing
 )
 # The upper-case "CNN14" is how the file is named on Zenodo (wget URLs of users of the record
 # spell it so, while its siblings are "Cnn14_emb512_..." and "Cnn14_emb32_...").

@@ -21,8 +21,9 @@ from cinefeat.extract.nets.vggish import VGGish
 
 
 @pytest.fixture
-def cnn14_cache(tmp_cache):
+def cnn14_cache(tmp_cache, unpublished):
     """Random Cnn14 saved as the published `{'model': state_dict}` dict, with the front-end keys."""
+    unpublished("panns-cnn14")  # random weights cannot match Zenodo's md5
     torch.manual_seed(0)
     state = Cnn14().state_dict()
     state["spectrogram_extractor.stft.conv_real.weight"] = torch.zeros(513, 1, 1024)
@@ -79,7 +80,17 @@ def test_audiotag_tags_and_both(cnn14_cache):
     assert ((out[:, 2048:] >= 0) & (out[:, 2048:] <= 1)).all()
 
 
-def test_audiotag_rejects_a_foreign_checkpoint(tmp_cache):
+def test_a_file_that_is_not_zenodos_is_refused_by_its_md5(tmp_cache):
+    path = pretrained.entry_dir("panns-cnn14") / "Cnn14_mAP=0.431.pth"
+    path.parent.mkdir(parents=True)
+    torch.save({"iteration": 0, "model": {"fc1.weight": torch.zeros(2, 2)}}, path)
+    with pytest.raises(pretrained.DownloadRejected, match="541141fa2ee191a88f24a3219fff024e"):
+        EXTRACTORS.create("audiotag").load("cpu")
+    assert not (tmp_cache / "recorded-sha256.json").exists()
+
+
+def test_audiotag_rejects_a_foreign_checkpoint(tmp_cache, unpublished):
+    unpublished("panns-cnn14")
     path = pretrained.entry_dir("panns-cnn14") / "Cnn14_mAP=0.431.pth"
     path.parent.mkdir(parents=True)
     torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, path)
