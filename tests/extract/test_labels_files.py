@@ -8,7 +8,8 @@ Producer formats (facts, from the sources named):
 - Excel's plain "CSV" writes the locale code page, Windows-1252 in the US and western Europe
   (https://donatstudios.com/CSV-An-Encoding-Nightmare), and locales with a decimal comma use `;`
   as the separator (https://chase-seibert.github.io/blog/2014/07/30/international-csv-files-python.html);
-- Excel's "Unicode Text" is tab-separated UTF-16 LE with a BOM.
+- Excel's "Unicode Text" is tab-separated UTF-16 LE with the BOM FF FE and CRLF (a hex dump of
+  one: http://www.herongyang.com/Unicode/Excel-Save-File-in-Unicode-Text-txt.html).
 """
 
 from __future__ import annotations
