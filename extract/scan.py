@@ -131,8 +131,6 @@ def scan(
         ids = ids[:limit]
     trailers = [Trailer(tid, by_id[tid][0]) for tid in ids if len(by_id[tid]) == 1]
     collisions = [Collision(tid, tuple(sorted(by_id[tid]))) for tid in ids if len(by_id[tid]) > 1]
-    for collision in collisions:
-        log.warning("%s", collision.message)
     return ScanResult(trailers, skipped, collisions, frozenset(by_id))
 
 
