@@ -7,6 +7,7 @@ detector appears here without touching this file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 import click
 
 from cinefeat.extract.models_cli import models
+
+log = logging.getLogger(__name__)
 
 
 class _RegistryHelp(click.Option):
@@ -74,7 +77,13 @@ def _detector_names() -> list[str]:
 @click.option(
     "--labels",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="CSV or JSON-lines labels file (id or relative path, genres separated by |).",
+    help="CSV or JSON-lines labels file (id or relative path, genres separated by |), merged "
+    "into the store's labels (a trailer labelled differently there is an error).",
+)
+@click.option(
+    "--replace-labels",
+    is_flag=True,
+    help="Replace the store's labels with the --labels file instead of merging.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @precision_option
@@ -119,6 +128,7 @@ def extract(
     store_path: Path,
     features: str,
     labels: Path | None,
+    replace_labels: bool,
     device: str,
     fp16: bool | None,
     batch_size: int,
@@ -134,7 +144,12 @@ def extract(
     extensions: str,
     as_json: bool,
 ) -> None:
-    """Extract FEATURES for every video under DATASET_DIR into the store (resumable)."""
+    """Extract FEATURES for every video under DATASET_DIR into the store (resumable).
+
+    Exit codes: 0 all ok, 3 some trailers failed, 4 every trailer failed (nothing usable),
+    1 the run could not start, 2 usage error.
+    """
+    from cinefeat.extract.collisions import record_collisions
     from cinefeat.extract.extractors import BROKEN, EXTRACTORS
     from cinefeat.extract.labels import LabelsError, read_labels
     from cinefeat.extract.options import OptionError, parse_options
@@ -156,6 +171,8 @@ def extract(
             f"choose from: {', '.join(sorted(SCENE_DETECTORS))}", param_hint="--scene-detector"
         )
     _check_device(device)
+    if replace_labels and labels is None:
+        raise click.BadParameter("needs --labels FILE", param_hint="--replace-labels")
     if vggish_postprocess and "vggish" not in names:
         raise click.BadParameter("needs vggish in --features", param_hint="--vggish-postprocess")
     try:
@@ -168,12 +185,14 @@ def extract(
             limit=limit,
             shard=Shard.parse(shard) if shard else None,
         )
-        label_data = read_labels(labels) if labels else None
+        label_file = read_labels(labels) if labels else None
     except (DatasetError, LabelsError, OptionError) as error:
         raise click.ClickException(str(error)) from None
+    if not result.trailers and not result.collisions:
+        log.warning("no video files (%s) under %s: nothing to extract", extensions, dataset_dir)
     store = _open_store(store_path)
-    if label_data is not None:
-        store.set_labels(label_data[0], label_data[1])
+    if label_file is not None:
+        _store_labels(store, label_file, result.found_ids, replace_labels)
     extractors = {n: EXTRACTORS.create(n, **overrides.get(n, {})) for n in names}
     run_options = RunOptions(
         device=device,
@@ -186,6 +205,7 @@ def extract(
         worker_id=f"{socket.gethostname()}-{os.getpid()}".replace("/", "_"),
     )
     trailers = result.trailers
+    refused = record_collisions(store, result.collisions, run_options.run_id, run_options.worker_id)
     if engine == "ray":
         from cinefeat.extract.ray_engine import run_ray
 
@@ -194,9 +214,30 @@ def extract(
         )
     else:
         summary = _run_local(store, extractors, run_options, trailers)
-    _report(summary, len(trailers), as_json)
-    if summary.processed > 0 and summary.ok == 0:
-        raise SystemExit(1)
+    summary.merge(refused)
+    _report(summary, len(trailers) + len(result.collisions), as_json)
+    if summary.exit_code != 0:  # the codes: extract/summary.py, docs/quickstart.md
+        raise SystemExit(summary.exit_code)
+
+
+def _store_labels(store: Any, label_file: Any, found: frozenset[str], replace: bool) -> None:
+    """Merge (or replace) the labels; warn about the file's problems and unknown ids."""
+    from cinefeat.store.errors import LabelError
+
+    warnings = list(label_file.warnings)
+    unknown = label_file.unknown_ids(found | set(store.ids()))
+    if unknown:
+        warnings.append(unknown)
+    for warning in warnings:
+        log.warning("%s", warning)
+    sources = {tid: label_file.source(tid) for tid in label_file.labels}
+    try:
+        if replace:
+            store.set_labels(label_file.vocabulary, label_file.labels, sources)
+        else:
+            store.merge_labels(label_file.labels, sources)
+    except LabelError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: list) -> Any:

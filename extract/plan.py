@@ -21,6 +21,7 @@ from cinefeat.extract.base import (
     TrailerRequest,
 )
 from cinefeat.extract.decode import DecodePlan, FrameSpec
+from cinefeat.extract.scan import SCAN_STAGE
 
 
 def frame_spec(request: FrameRequest | ClipRequest) -> FrameSpec:
@@ -93,10 +94,13 @@ def pending_features(
     """Features still to compute for a trailer; None = skip it (failed before, no --retry-failed).
 
     A feature is done when its rows are committed, or when the last record says it is `missing`
-    (e.g. no audio stream: rerunning would not change that).
+    (e.g. no audio stream: rerunning would not change that). A failure at stage `scan` (an id
+    collision, see extract/collisions.py) is about the directory, not the file: it never blocks
+    the next run, which sees whether the collision is gone.
     """
     record = last_record(store, trailer_id)
-    if record is not None and record.status == "failed" and not retry_failed:
+    blocking = record is not None and record.status == "failed" and record.stage != SCAN_STAGE
+    if blocking and not retry_failed:
         return None
     status = dict(record.feature_status or {}) if record is not None else {}
     out = []

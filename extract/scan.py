@@ -1,8 +1,10 @@
 """Find the trailers of a dataset directory and give each a stable id.
 
 Why ids are relative paths without extension: they survive moving the dataset root, read well in
-the store, and keep the folder structure a dataset already has (`movienet/tt0111161`). Two files
-that map to one id (`a.mp4` and `a.mkv`) are an error that names both, never a silent pick.
+the store, and keep the folder structure a dataset already has (`movienet/tt0111161`). Files that
+map to one id (`a.mp4` and `a.mkv`) are never a silent pick: the id becomes a `Collision` naming
+every file, which the run records as failed at stage `scan` while the rest of the batch goes on
+(refusing the whole batch for one duplicate made large scraped collections unrunnable).
 
 The walk follows directory symlinks (datasets are often assembled from links) but remembers each
 directory's (device, inode), so a symlink loop is reported and skipped instead of recursing forever.
@@ -16,7 +18,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,31 @@ class DatasetError(Exception):
     """The dataset directory cannot be scanned as asked (message names the fix)."""
 
 
-class IdCollision(DatasetError):
-    """Two files map to the same trailer id."""
+SCAN_STAGE = "scan"  # the stage named in the record of a trailer refused by the scan
+
+
+@dataclass(frozen=True)
+class Collision:
+    """Two or more files that map to one trailer id: none of them is extracted."""
+
+    id: str
+    paths: tuple[Path, ...]  # sorted
+
+    @property
+    def message(self) -> str:
+        """What went wrong and the fixes that exist (ids are paths without the extension)."""
+        names = " and ".join(str(p) for p in self.paths)
+        verb, none = ("both map", "neither") if len(self.paths) == 2 else ("all map", "none")
+        extensions = sorted({p.suffix.lower().lstrip(".") for p in self.paths})
+        hint = (
+            f", or leave a container out with --extensions (e.g. without {extensions[-1]})"
+            if len(extensions) > 1
+            else ""
+        )
+        return (
+            f"{names} {verb} to trailer id {self.id!r} (ids are relative paths without the "
+            f"extension), so {none} was extracted: rename or remove all but one of them{hint}"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,8 @@ class Trailer:
 class ScanResult:
     trailers: list[Trailer]
     skipped_links: list[Path]  # directory symlinks that would have looped
+    collisions: list[Collision] = field(default_factory=list)  # after shard and limit
+    found_ids: frozenset[str] = frozenset()  # every id under the root, before shard and limit
 
 
 @dataclass(frozen=True)
@@ -81,31 +108,30 @@ def scan(
     limit: int | None = None,
     shard: Shard | None = None,
 ) -> ScanResult:
-    """All video files under `root`, sorted by id, after `shard` and then `limit`."""
+    """All video files under `root`, sorted by id, after `shard` and then `limit`.
+
+    A colliding id takes its place in the sorted order like any other (so `--limit` and `--shard`
+    count it, and exactly one shard reports it) but lands in `collisions`, not `trailers`.
+    """
     base = Path(root)
     if not base.is_dir():
         raise DatasetError(f"dataset directory {base} does not exist or is not a directory")
+    if limit is not None and limit < 0:
+        raise DatasetError(f"--limit must be >= 0, got {limit}")
     wanted = {e.lower().lstrip(".") for e in extensions}
-    by_id: dict[str, Path] = {}
+    by_id: dict[str, list[Path]] = {}
     skipped: list[Path] = []
     for path in _walk(base, skipped):
-        if path.suffix.lower().lstrip(".") not in wanted:
-            continue
-        tid = trailer_id(path, base)
-        if tid in by_id:
-            first, second = sorted([by_id[tid], path])
-            raise IdCollision(
-                f"{first} and {second} both map to trailer id {tid!r}: rename or remove one of them"
-            )
-        by_id[tid] = path
-    trailers = [Trailer(tid, by_id[tid]) for tid in sorted(by_id)]
+        if path.suffix.lower().lstrip(".") in wanted:
+            by_id.setdefault(trailer_id(path, base), []).append(path)
+    ids = sorted(by_id)
     if shard is not None:
-        trailers = [t for t in trailers if shard.contains(t.id)]
+        ids = [tid for tid in ids if shard.contains(tid)]
     if limit is not None:
-        if limit < 0:
-            raise DatasetError(f"--limit must be >= 0, got {limit}")
-        trailers = trailers[:limit]
-    return ScanResult(trailers, skipped)
+        ids = ids[:limit]
+    trailers = [Trailer(tid, by_id[tid][0]) for tid in ids if len(by_id[tid]) == 1]
+    collisions = [Collision(tid, tuple(sorted(by_id[tid]))) for tid in ids if len(by_id[tid]) > 1]
+    return ScanResult(trailers, skipped, collisions, frozenset(by_id))
 
 
 def _walk(base: Path, skipped: list[Path]) -> Iterable[Path]:

@@ -9,6 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Exit codes of `cinefeat extract` (docs/quickstart.md, "Exit codes"). Why distinct codes: a script
+# running shards must tell "all done" from "done, but some trailers need a look" from "nothing came
+# out", without parsing the summary. 1 and 2 keep their click meanings (an error that stopped the
+# run before any trailer, a usage error).
+EXIT_OK = 0  # every trailer of the batch is ok (now or from an earlier run), or there was none
+EXIT_ERROR = 1  # the run could not start: bad options, unreadable labels file, models not loadable
+EXIT_USAGE = 2  # click's usage error (unknown option, bad value)
+EXIT_SOME_FAILED = 3  # some trailers failed in this run, others are ok
+EXIT_NOTHING_USABLE = 4  # every trailer of the batch failed in this run: nothing usable came out
+EXIT_MEANINGS = {
+    EXIT_OK: "all ok",
+    EXIT_SOME_FAILED: "some trailers failed",
+    EXIT_NOTHING_USABLE: "nothing usable: every trailer failed",
+}
+
 STAGES = ("probe", "decode", "scenes", "sampling", "models", "write")
 STAGE_LABELS = {
     "probe": "probe + sha256",
@@ -37,6 +52,17 @@ class Summary:
     def trailers_per_hour(self) -> float:
         return self.processed / self.wall_s * 3600 if self.wall_s > 0 else 0.0
 
+    @property
+    def exit_code(self) -> int:
+        """EXIT_OK, EXIT_SOME_FAILED or EXIT_NOTHING_USABLE for this run's counts.
+
+        Skipped trailers count as usable (they were committed by an earlier run), so a rerun that
+        adds one failure to a finished store says "some failed", not "nothing usable".
+        """
+        if self.failed == 0:
+            return EXIT_OK
+        return EXIT_SOME_FAILED if self.ok + self.skipped > 0 else EXIT_NOTHING_USABLE
+
     def merge(self, other: Summary) -> None:
         self.ok += other.ok
         self.failed += other.failed
@@ -56,6 +82,7 @@ class Summary:
             "trailers_per_hour": round(self.trailers_per_hour, 1),
             "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
             "failures": [{"id": i, "stage": s, "error": e} for i, s, e in self.failures],
+            "exit_code": self.exit_code,
         }
 
     def table(self) -> str:
@@ -70,4 +97,5 @@ class Summary:
         for key, label in STAGE_LABELS.items():
             seconds = self.stage_s.get(key, 0.0)
             lines.append(f"{label:<18}{seconds:>10.2f}{seconds / busy:>8.0%}")
+        lines.append(f"exit code {self.exit_code}: {EXIT_MEANINGS[self.exit_code]}")
         return "\n".join(lines)

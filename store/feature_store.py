@@ -21,7 +21,13 @@ from zarr.errors import ContainsGroupError
 from cinefeat.store import layout as L
 from cinefeat.store.errors import LabelError, NotAStoreError, ReadOnlyStoreError
 from cinefeat.store.index import StoreIndex
-from cinefeat.store.labels import read_labels, read_splits, write_labels, write_split
+from cinefeat.store.labels import (
+    merge_labels,
+    read_labels,
+    read_splits,
+    write_labels,
+    write_split,
+)
 from cinefeat.store.provenance import cinefeat_version
 from cinefeat.store.record import TrailerRecord
 from cinefeat.store.rows import FeatureRows
@@ -260,10 +266,29 @@ class FeatureStore:
         return read_labels(self.root)
 
     def set_labels(
-        self, label_names: Sequence[str], labels: Mapping[str, Sequence[str] | np.ndarray]
+        self,
+        label_names: Sequence[str],
+        labels: Mapping[str, Sequence[str] | np.ndarray],
+        sources: Mapping[str, str] | None = None,
     ) -> None:
-        """Replace the store's labels: {id: [label names]} (or a multi-hot vector per id)."""
-        write_labels(self.writable_root(), list(label_names), labels)
+        """Replace the store's labels: {id: [label names]} (or a multi-hot vector per id);
+        `sources`: where each id's labels came from ("file:line"), named in merge conflicts."""
+        write_labels(self.writable_root(), list(label_names), labels, sources)
+
+    def merge_labels(
+        self, labels: Mapping[str, Sequence[str]], sources: Mapping[str, str] | None = None
+    ) -> tuple[int, int]:
+        """Add {id: [label names]} to the stored labels (`sources`: "file:line" per id, named in
+        conflicts); -> (ids added, ids already stored with the same names). An id stored with
+        other names raises LabelError and nothing is written. Runs under a lock file, so shards
+        merging into one store at once lose nothing (see store/labels.py)."""
+        self.writable_root()  # refuses a read-only store
+        with _labels_lock(self.path):
+            fresh = L.open_root(self.path, "r+")  # sees what other processes wrote before
+            result = merge_labels(fresh, labels, sources or {})
+        self.root = L.open_root(self.path, "r+")
+        self.refresh()
+        return result
 
     def splits(self) -> dict[str, dict[str, list[str]]]:
         return read_splits(self.root)
@@ -281,6 +306,25 @@ class FeatureStore:
                     )
                 seen[tid] = subset
         write_split(self.writable_root(), name, subsets)
+
+
+@contextlib.contextmanager
+def _labels_lock(path: Path) -> Iterator[None]:
+    """An exclusive `flock` on `<store>/.labels.lock` (no lock where fcntl is missing: Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path / LABELS_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+LABELS_LOCK = ".labels.lock"
 
 
 def _concat(blocks: list[np.ndarray], empty_shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:

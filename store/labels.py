@@ -3,6 +3,11 @@
 Labels are arrays (`labels/ids`, `labels/multi_hot` uint8 (N, C)) with the names in an attribute,
 so 50,000 trailers x 21 genres stay a few small chunks. Splits are JSON lists in the `splits`
 group's attributes, one entry per split name: small, and replaced atomically.
+
+Why labels merge (`merge_labels`): sharded runs each bring their own labels file, and replacing
+made the last shard's file win. A merge keeps every trailer's labels, and a trailer labelled
+differently by two files is an error naming it and both sources (`file:line`, kept per id in the
+optional `sources` array), since which one is right cannot be guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import zarr
 from cinefeat.store import layout as L
 from cinefeat.store.errors import LabelError
 
+SOURCES = "sources"  # optional (N,) string array: where each id's labels came from
+SHOWN = 5  # conflicts named in one error
+
 
 def read_labels(root: zarr.Group) -> tuple[list[str], dict[str, np.ndarray]]:
     if L.LABELS not in root:
@@ -26,6 +34,58 @@ def read_labels(root: zarr.Group) -> tuple[list[str], dict[str, np.ndarray]]:
         return names, {}
     matrix = np.asarray(group["multi_hot"][:], dtype=np.uint8)
     return names, {str(tid): matrix[i] for i, tid in enumerate(ids[:].tolist())}
+
+
+def read_label_sources(root: zarr.Group) -> dict[str, str]:
+    """{id: "file:line"} for labels written with sources (stores before merging have none)."""
+    if L.LABELS not in root or SOURCES not in root[L.LABELS]:
+        return {}
+    group = root[L.LABELS]
+    if group["ids"].shape[0] == 0:
+        return {}
+    ids = [str(t) for t in group["ids"][:].tolist()]
+    return dict(zip(ids, (str(s) for s in group[SOURCES][:].tolist()), strict=True))
+
+
+def merge_labels(
+    root: zarr.Group, labels: Mapping[str, Sequence[str]], sources: Mapping[str, str]
+) -> tuple[int, int]:
+    """Add {id: [names]} to the stored labels; -> (ids added, ids already there and equal).
+
+    Raises LabelError before writing anything when an id is stored with other names.
+    """
+    old_names, old_vectors = read_labels(root)
+    old_sources = read_label_sources(root)
+    merged: dict[str, list[str]] = {
+        tid: [old_names[i] for i in np.flatnonzero(vector)] for tid, vector in old_vectors.items()
+    }
+    conflicts, added, same = [], 0, 0
+    for tid in sorted(labels):
+        new = sorted(set(labels[tid]))
+        if tid not in merged:
+            merged[tid] = new
+            added += 1
+        elif sorted(merged[tid]) == new:
+            same += 1
+        else:
+            earlier = old_sources.get(tid) or "labels stored earlier"
+            conflicts.append(
+                f"{tid!r}: {sorted(merged[tid])} from {earlier}, {new} from "
+                f"{sources.get(tid, 'the new labels')}"
+            )
+    if conflicts:
+        more = f"; and {len(conflicts) - SHOWN} more" if len(conflicts) > SHOWN else ""
+        raise LabelError(
+            f"{len(conflicts)} trailer{'s are' if len(conflicts) > 1 else ' is'} already "
+            "labelled differently in the store: "
+            f"{'; '.join(conflicts[:SHOWN])}{more}. Fix the labels file, or replace the "
+            "store's labels with it (cinefeat extract --replace-labels)"
+        )
+    extra = sorted({n for names in labels.values() for n in names} - set(old_names))
+    names = sorted([*old_names, *extra]) if old_names == sorted(old_names) else old_names + extra
+    kept = {tid: source for tid, source in old_sources.items() if source}  # the first source wins
+    write_labels(root, names, merged, {**dict(sources), **kept})
+    return added, same
 
 
 def multi_hot(
@@ -60,8 +120,12 @@ def multi_hot(
 
 
 def write_labels(
-    root: zarr.Group, label_names: list[str], labels: Mapping[str, Sequence[str] | np.ndarray]
+    root: zarr.Group,
+    label_names: list[str],
+    labels: Mapping[str, Sequence[str] | np.ndarray],
+    sources: Mapping[str, str] | None = None,
 ) -> None:
+    """Replace the labels (and their sources: `file:line` per id, "" where unknown)."""
     ids, matrix = multi_hot(label_names, labels)
     group = root.create_group(L.LABELS, overwrite=True)
     chunk = max(1, min(len(ids), 65536))
@@ -72,9 +136,13 @@ def write_labels(
         chunks=(chunk, max(1, matrix.shape[1])),
         dtype="uint8",
     )
+    if sources is not None:
+        group.create_array(SOURCES, shape=(len(ids),), chunks=(chunk,), dtype=str)
     if ids:
         group["ids"][:] = np.array(ids, dtype=object)
         group["multi_hot"][:] = matrix
+        if sources is not None:
+            group[SOURCES][:] = np.array([sources.get(t, "") for t in ids], dtype=object)
     group.attrs[L.LABEL_NAMES_ATTR] = list(label_names)  # written last: labels are complete
 
 

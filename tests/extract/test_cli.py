@@ -49,7 +49,7 @@ def test_bad_inputs_each_get_the_exact_outcome(bad_dataset: Path, tmp_path: Path
     code, out = invoke(
         "extract", str(bad_dataset), "--store", str(store_path), "--features", "colorhist", "--json"
     )
-    assert code == 0, out
+    assert code == 3, out  # some trailers failed (extract/summary.py EXIT_SOME_FAILED)
     summary = json.loads(out[out.index("{") :])
     assert (summary["ok"], summary["failed"], summary["skipped"]) == (3, 5, 0)
     store = FeatureStore.open(store_path)
@@ -110,13 +110,13 @@ def test_unreadable_file_fails_at_probe(tmp_path: Path, cuts_video_maker, monkey
     code, _ = invoke(
         "extract", str(root), "--store", str(tmp_path / "s"), "--features", "colorhist", "--json"
     )
-    assert code == 1  # everything failed
+    assert code == 4  # everything failed: nothing usable (EXIT_NOTHING_USABLE)
     record = FeatureStore.open(tmp_path / "s").record("locked")
     assert (record.status, record.stage) == ("failed", "probe")
     assert "permission denied" in record.error
 
 
-def test_id_collision_is_a_clear_error(tmp_path: Path, cuts_video_maker) -> None:
+def test_id_collision_alone_is_nothing_usable(tmp_path: Path, cuts_video_maker) -> None:
     root = tmp_path / "d"
     root.mkdir()
     cuts_video_maker(root / "a.mp4", ["red"], audio=False)
@@ -124,7 +124,7 @@ def test_id_collision_is_a_clear_error(tmp_path: Path, cuts_video_maker) -> None
     code, out = invoke(
         "extract", str(root), "--store", str(tmp_path / "s"), "--features", "colorhist"
     )
-    assert code == 1
+    assert code == 4  # the one id collided (tests/extract/test_id_collisions.py: the rest runs)
     assert "a.mkv and" in out and "a.mp4 both map to trailer id 'a'" in out
 
 

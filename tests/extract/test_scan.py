@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cinefeat.extract.labels import LabelsError, read_labels
-from cinefeat.extract.scan import DatasetError, IdCollision, Shard, scan
+from cinefeat.extract.scan import DatasetError, Shard, scan
 
 
 def touch(root: Path, *names: str) -> None:
@@ -24,10 +24,30 @@ def test_ids_are_relative_paths_without_extension(tmp_path: Path) -> None:
     assert ids == ["a", "b/z", "b/ünï cödé with space", "c/d/e"]
 
 
-def test_collision_names_both_files(tmp_path: Path) -> None:
-    touch(tmp_path, "x/a.mp4", "x/a.mkv")
-    with pytest.raises(IdCollision, match=r"a\.mkv and .*a\.mp4 both map to trailer id 'x/a'"):
-        scan(tmp_path)
+def test_collision_names_both_files_and_keeps_the_rest(tmp_path: Path) -> None:
+    touch(tmp_path, "x/a.mp4", "x/a.mkv", "x/b.mp4")
+    result = scan(tmp_path)
+    assert [t.id for t in result.trailers] == ["x/b"]
+    (collision,) = result.collisions
+    assert collision.id == "x/a"
+    assert collision.paths == (tmp_path / "x/a.mkv", tmp_path / "x/a.mp4")
+    assert collision.message.startswith(
+        f"{tmp_path}/x/a.mkv and {tmp_path}/x/a.mp4 both map to trailer id 'x/a'"
+    )
+    assert "rename or remove all but one" in collision.message
+    assert "--extensions (e.g. without mp4)" in collision.message
+    assert result.found_ids == {"x/a", "x/b"}
+
+
+def test_collisions_count_in_limit_and_belong_to_one_shard(tmp_path: Path) -> None:
+    touch(tmp_path, "a.mp4", "b.mkv", "b.webm", "b.avi", "c.mp4")
+    limited = scan(tmp_path, limit=2)
+    assert [t.id for t in limited.trailers] == ["a"]
+    assert [c.id for c in limited.collisions] == ["b"]
+    assert "all map to trailer id 'b'" in limited.collisions[0].message
+    assert "so none was extracted" in limited.collisions[0].message
+    owners = [scan(tmp_path, shard=Shard(i, 2)).collisions for i in range(2)]
+    assert sorted(len(c) for c in owners) == [0, 1]
 
 
 def test_symlink_loop_is_skipped_not_followed_forever(tmp_path: Path) -> None:
@@ -65,9 +85,12 @@ def test_labels_csv_and_jsonl_agree(tmp_path: Path) -> None:
     jsonl.write_text(
         '{"path": "b/z.mkv", "genres": "Drama|Comedy"}\n\n{"id": "a", "genres": ["Horror"]}\n'
     )
-    expected = (["Comedy", "Drama", "Horror"], {"b/z": ["Comedy", "Drama"], "a": ["Horror"]})
-    assert read_labels(csv) == expected
-    assert read_labels(jsonl) == expected
+    expected = {"b/z": ["Comedy", "Drama"], "a": ["Horror"]}
+    for file in (csv, jsonl):
+        result = read_labels(file)
+        assert (result.labels, result.vocabulary) == (expected, ["Comedy", "Drama", "Horror"])
+    assert read_labels(csv).lines == {"b/z": 2, "a": 3}
+    assert read_labels(jsonl).lines == {"b/z": 1, "a": 3}
 
 
 def test_labels_errors_name_the_line(tmp_path: Path) -> None:
@@ -77,5 +100,5 @@ def test_labels_errors_name_the_line(tmp_path: Path) -> None:
         read_labels(bad)
     nocol = tmp_path / "l.csv"
     nocol.write_text("name,kind\na,b\n")
-    with pytest.raises(LabelsError, match=r"l\.csv:2: need an id column"):
+    with pytest.raises(LabelsError, match=r"l\.csv:1: the header 'name,kind' needs an id column"):
         read_labels(nocol)
