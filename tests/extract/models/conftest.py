@@ -7,7 +7,12 @@ offline; the real Choi files come from `$CINEFEAT_SHARED` when it is set.
 
 from __future__ import annotations
 
+import io
+import pickle
 import shutil
+import types
+from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +80,95 @@ def random_choi_layers(model: str, seed: int = 0) -> dict[str, dict[str, np.ndar
         "b": np.zeros(50),
     }
     return layers
+
+
+def save_numpy1_legacy(obj: object, path: Path) -> Path:
+    """`torch.save` in the legacy (< 1.6, non-zip) container, numpy arrays under numpy 1's names.
+
+    Files pickled before numpy 2 name `numpy.core.multiarray._reconstruct`; numpy 2 cannot write
+    that spelling, so the GLOBAL operand is rewritten. Protocol 2's GLOBAL is a newline-terminated
+    `module\\nname` pair, so no lengths need fixing.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    if b"numpy._core.multiarray\n" in data:
+        data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    path.write_bytes(data)
+    return path
+
+
+class _Torch03Pickler(pickle.Pickler):
+    """Pickles tensors as PyTorch 0.3 did: `torch._utils._rebuild_tensor(storage, offset, size,
+    stride)` (v1, without the `requires_grad` and hooks that 0.4's `_rebuild_tensor_v2` added).
+    torch's legacy saver still pickles the storages (`persistent_id`), as 0.3 did."""
+
+    def reducer_override(self, obj: object):
+        if type(obj) is torch.Tensor:
+            storage = torch.storage.TypedStorage(
+                wrap_storage=obj.untyped_storage(), dtype=obj.dtype, _internal=True
+            )
+            args = (storage, obj.storage_offset(), tuple(obj.size()), obj.stride())
+            return torch._utils._rebuild_tensor, args
+        return NotImplemented
+
+
+def save_torch03_state_dict(state: Mapping[str, torch.Tensor], path: Path) -> Path:
+    """A PyTorch 0.3 state dict file: a plain `OrderedDict` of v1-rebuilt tensors in the legacy
+    container, without the `_metadata` version record that later `state_dict()`s carry."""
+    plain = OrderedDict((key, value.detach()) for key, value in state.items())
+    module = types.SimpleNamespace(Pickler=_Torch03Pickler, dump=pickle.dump)
+    buffer = io.BytesIO()
+    torch.save(plain, buffer, pickle_module=module, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    if b"_rebuild_tensor_v2" in data or b"torch._utils\n_rebuild_tensor\n" not in data:
+        raise AssertionError("the 0.3-style pickler did not write v1 tensors")
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def numpy1_pickle():
+    """`numpy1_pickle(obj, path)`: see `save_numpy1_legacy`."""
+    return save_numpy1_legacy
+
+
+@pytest.fixture(scope="session")
+def torch03_pickle():
+    """`torch03_pickle(state_dict, path)`: see `save_torch03_state_dict`."""
+    return save_torch03_state_dict
+
+
+def load_panns_reference_models() -> types.ModuleType:
+    """panns_inference's `models.py` loaded *without* its package `__init__` (which runs wget).
+
+    panns-inference is in the `extract` extra, so a missing reference fails instead of skipping.
+    """
+    import importlib.util
+    import sys
+
+    found = importlib.util.find_spec("panns_inference")
+    if found is None or found.origin is None or importlib.util.find_spec("torchlibrosa") is None:
+        pytest.fail("panns-inference (and torchlibrosa) are missing: `pip install -e '.[extract]'`")
+    folder = Path(found.origin).parent
+    package = types.ModuleType("_panns_reference")
+    package.__path__ = [str(folder)]
+    sys.modules.setdefault("_panns_reference", package)
+    name = "_panns_reference.models"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / "models.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def panns_models() -> types.ModuleType:
+    """The reference `panns_inference.models` module (see `load_panns_reference_models`)."""
+    return load_panns_reference_models()
 
 
 @pytest.fixture(scope="session")
