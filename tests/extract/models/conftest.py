@@ -7,6 +7,7 @@ offline; the real Choi files come from `$CINEFEAT_SHARED` when it is set.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import pickle
 import shutil
@@ -144,7 +145,6 @@ def load_panns_reference_models() -> types.ModuleType:
 
     panns-inference is in the `extract` extra, so a missing reference fails instead of skipping.
     """
-    import importlib.util
     import sys
 
     found = importlib.util.find_spec("panns_inference")
@@ -169,6 +169,84 @@ def load_panns_reference_models() -> types.ModuleType:
 def panns_models() -> types.ModuleType:
     """The reference `panns_inference.models` module (see `load_panns_reference_models`)."""
     return load_panns_reference_models()
+
+
+def import_reference(module: str, extra: str) -> types.ModuleType:
+    """A reference implementation from one of the extras CI installs: missing fails, not skips."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        pytest.fail(f"{module} is missing ({error}): `pip install -e '.[{extra}]'`")
+
+
+@pytest.fixture(scope="session")
+def require_reference():
+    """`require_reference(module, extra)`: see `import_reference`."""
+    return import_reference
+
+
+@pytest.fixture(scope="session")
+def torchvggish() -> types.ModuleType:
+    """torchvggish 0.2's model module (`torchvggish/torchvggish.py`: `VGG`, `Postprocessor`,
+    `vggish()`, and the release URLs `VGGISH_WEIGHTS`, `PCA_PARAMS`)."""
+    return import_reference("torchvggish.torchvggish", "dev")
+
+
+def make_random_vggish_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """He-scaled random weights, so activations neither vanish nor explode through 9 layers."""
+    from cinefeat.extract.nets.vggish import VGGish
+
+    generator = torch.Generator().manual_seed(seed)
+    state = VGGish().state_dict()
+    for key, value in state.items():
+        if key.endswith("weight"):
+            fan_in = value[0].numel()
+            value.copy_(torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+        else:
+            value.copy_(torch.randn(value.shape, generator=generator) * 0.01)
+    return state
+
+
+def make_random_vggish_pca(embeddings: torch.Tensor, seed: int = 0) -> dict[str, np.ndarray]:
+    """PCA parameters that spread `embeddings` over the quantiser's [-2, 2] (few clipped values),
+    as numpy arrays like the published file holds (torchvggish reads them with `reshape(-1, 1)`)."""
+    rng = np.random.default_rng(seed)
+    emb = embeddings.double().numpy()
+    scale = 1.0 / (emb.std() * np.sqrt(emb.shape[1]) + 1e-12)
+    return {
+        "pca_eigen_vectors": rng.normal(0.0, scale, (128, 128)),
+        "pca_means": emb.mean(axis=0),
+    }
+
+
+@pytest.fixture(scope="session")
+def random_vggish_state():
+    """`random_vggish_state(seed)`: see `make_random_vggish_state`."""
+    return make_random_vggish_state
+
+
+@pytest.fixture(scope="session")
+def random_vggish_pca():
+    """`random_vggish_pca(embeddings, seed)`: see `make_random_vggish_pca`."""
+    return make_random_vggish_pca
+
+
+@pytest.fixture
+def vggish_reference(torchvggish, monkeypatch):
+    """`vggish_reference(state, pca, postprocess)`: `torchvggish.vggish()` as a user builds it
+    (torchvggish/torchvggish.py), its two release downloads answered from memory."""
+
+    def build(state, pca, postprocess: bool) -> torch.nn.Module:
+        served = {torchvggish.VGGISH_WEIGHTS: state, torchvggish.PCA_PARAMS: pca}
+
+        def load_state_dict_from_url(url: str, *args, **kwargs):
+            return served[url]  # KeyError: any other download
+
+        fake_hub = types.SimpleNamespace(load_state_dict_from_url=load_state_dict_from_url)
+        monkeypatch.setattr(torchvggish, "hub", fake_hub)
+        return torchvggish.vggish(postprocess=postprocess).eval()
+
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@
 Why: cinefeat runs its own modules (no `torch.hub` download at construction, no full unpickling),
 so each port is only trustworthy if it computes what the implementation the weights were made for
 computes. Both sides get the same random weights and the same input; the references are imported
-without their download code running:
+without their download code running (fixtures in conftest):
 
 - torchvggish 0.2 (harritaylor/torchvggish, the `dev` extra): `torchvggish.vggish()` fetches both
-  release files with `hub.load_state_dict_from_url`; the test swaps that one function for a lookup
-  that serves in-memory dicts for exactly those two URLs (anything else raises).
+  release files with `hub.load_state_dict_from_url`; `vggish_reference` swaps that one function for
+  a lookup that serves in-memory dicts for exactly those two URLs (anything else raises).
 - panns-inference (the `extract` extra): its package `__init__` runs wget, so `models.py` is loaded
-  on its own (`panns_models` fixture, conftest).
+  on its own (`panns_models`).
 
 Both references are dependencies of the extras CI installs, so a missing one fails here instead
 of skipping the comparison.
@@ -17,11 +17,7 @@ of skipping the comparison.
 
 from __future__ import annotations
 
-import importlib
-import types
-
 import numpy as np
-import pytest
 import torch
 
 from cinefeat.extract.audio_features import (
@@ -33,74 +29,24 @@ from cinefeat.extract.extractors import vggish as vggish_extractor
 from cinefeat.extract.nets.vggish import VGGish, VGGishPostprocess
 
 
-def require_reference(module: str, extra: str) -> types.ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        pytest.fail(f"{module} is missing ({error}): `pip install -e '.[{extra}]'`")
-
-
-@pytest.fixture(scope="module")
-def torchvggish() -> types.ModuleType:
-    """torchvggish 0.2's model module (`torchvggish/torchvggish.py`: `VGG`, `Postprocessor`,
-    `vggish()`, and the release URLs `VGGISH_WEIGHTS`, `PCA_PARAMS`)."""
-    return require_reference("torchvggish.torchvggish", "dev")
-
-
-def random_vggish_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    """He-scaled random weights, so activations neither vanish nor explode through 9 layers."""
-    generator = torch.Generator().manual_seed(seed)
-    state = VGGish().state_dict()
-    for key, value in state.items():
-        if key.endswith("weight"):
-            fan_in = value[0].numel()
-            value.copy_(torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-        else:
-            value.copy_(torch.randn(value.shape, generator=generator) * 0.01)
-    return state
-
-
-def random_pca(embeddings: torch.Tensor, seed: int = 0) -> dict[str, np.ndarray]:
-    """PCA parameters that spread `embeddings` over the quantiser's [-2, 2] (few clipped values),
-    as numpy arrays like the published file holds (torchvggish reads them with `reshape(-1, 1)`)."""
-    rng = np.random.default_rng(seed)
-    emb = embeddings.double().numpy()
-    scale = 1.0 / (emb.std() * np.sqrt(emb.shape[1]) + 1e-12)
-    return {
-        "pca_eigen_vectors": rng.normal(0.0, scale, (128, 128)),
-        "pca_means": emb.mean(axis=0),
-    }
-
-
-def reference_vggish(torchvggish, monkeypatch, state, pca, postprocess: bool) -> torch.nn.Module:
-    """`torchvggish.vggish()` as a user builds it, its two downloads answered from memory."""
-    served = {torchvggish.VGGISH_WEIGHTS: state, torchvggish.PCA_PARAMS: pca}
-
-    def load_state_dict_from_url(url: str, *args, **kwargs):
-        return served[url]  # KeyError: any other download
-
-    monkeypatch.setattr(
-        torchvggish, "hub", types.SimpleNamespace(load_state_dict_from_url=load_state_dict_from_url)
-    )
-    return torchvggish.vggish(postprocess=postprocess).eval()
-
-
 def test_cinefeat_fetches_the_files_torchvggish_fetches(torchvggish):
     release = vggish_extractor.RELEASE
     assert release.format(filename=vggish_extractor.MODEL_FILE) == torchvggish.VGGISH_WEIGHTS
     assert release.format(filename=vggish_extractor.PCA_FILE) == torchvggish.PCA_PARAMS
 
 
-def test_vggish_port_and_postprocessing_equal_torchvggish(torchvggish, monkeypatch):
+def test_vggish_port_and_postprocessing_equal_torchvggish(
+    vggish_reference, random_vggish_state, random_vggish_pca
+):
     state = random_vggish_state()
     ours = VGGish().eval()
     ours.load_state_dict(state)  # the published keys load as they are: no renaming
     examples = torch.randn(4, 1, 96, 64, generator=torch.Generator().manual_seed(1)) * 2 - 4
     with torch.inference_mode():
         embedding = ours(examples)
-    pca = random_pca(embedding)
-    raw_reference = reference_vggish(torchvggish, monkeypatch, state, pca, postprocess=False)
-    post_reference = reference_vggish(torchvggish, monkeypatch, state, pca, postprocess=True)
+    pca = random_vggish_pca(embedding)
+    raw_reference = vggish_reference(state, pca, postprocess=False)
+    post_reference = vggish_reference(state, pca, postprocess=True)
     with torch.inference_mode():
         expected = raw_reference(examples)
         quantised = VGGishPostprocess(pca["pca_eigen_vectors"], pca["pca_means"])(embedding)
@@ -112,7 +58,7 @@ def test_vggish_port_and_postprocessing_equal_torchvggish(torchvggish, monkeypat
     torch.testing.assert_close(quantised, expected_quantised, atol=0, rtol=0)
 
 
-def test_vggish_front_end_equals_torchvggish_waveform_to_examples():
+def test_vggish_front_end_equals_torchvggish_waveform_to_examples(require_reference):
     reference_input = require_reference("torchvggish.vggish_input", "dev")
     rate = 16000
     t = np.arange(3 * rate) / rate
