@@ -118,7 +118,7 @@ def save_torch03_state_dict(state: Mapping[str, torch.Tensor], path: Path) -> Pa
     """A PyTorch 0.3 state dict file: a plain `OrderedDict` of v1-rebuilt tensors in the legacy
     container, without the `_metadata` version record that later `state_dict()`s carry."""
     plain = OrderedDict((key, value.detach()) for key, value in state.items())
-    module = types.SimpleNamespace(Pickler=_Torch03Pickler, dump=pickle.dump)
+    module = types.SimpleNamespace(__name__="pickle", Pickler=_Torch03Pickler, dump=pickle.dump)
     buffer = io.BytesIO()
     torch.save(plain, buffer, pickle_module=module, _use_new_zipfile_serialization=False)
     data = buffer.getvalue()
