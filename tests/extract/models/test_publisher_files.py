@@ -261,3 +261,122 @@ def test_a_file_asking_for_another_global_is_refused_naming_it(
     extractor = EXTRACTORS.create(name, **options)
     with pytest.raises(CheckpointError, match=r"argparse\.Namespace"):
         extractor.load("cpu")
+
+
+# --- DistilBERT (`distilbert-base-uncased`, the masked-LM checkpoint) -----------------------------
+
+DISTILBERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "revenge", "is", "coming", "bird"]
+
+
+def test_distilbert_loads_the_published_masked_lm_layout(tmp_cache):
+    """`distilbert-base-uncased` is the distillation run's masked-LM model: its weights are
+    `distilbert.*` plus the MLM head `vocab_transform.*`, `vocab_layer_norm.*`,
+    `vocab_projector.*` (huggingface/transformers examples/research_projects/distillation/scripts/
+    extract_distilbert.py writes those names; loading it as `DistilBertModel` reports exactly those
+    six head tensors unused, houzhijian/CONE README.md), and its config names
+    `DistilBertForMaskedLM`. The token encoder must load the `distilbert.` body and ignore the
+    head."""
+    from safetensors.torch import save_file
+    from transformers import (
+        BertTokenizerFast,
+        DistilBertConfig,
+        DistilBertForMaskedLM,
+        DistilBertModel,
+    )
+
+    from cinefeat.extract.text.encoders import TEXT_ENCODERS
+
+    folder = pretrained.entry_dir("distilbert-base-uncased")
+    folder.mkdir(parents=True)
+    vocab = {word: index for index, word in enumerate(DISTILBERT_WORDS)}
+    tokenizer = BertTokenizerFast(vocab=vocab)
+    tokenizer.save_pretrained(folder)
+    (folder / "vocab.txt").write_text("\n".join(DISTILBERT_WORDS) + "\n")
+    config = DistilBertConfig(
+        vocab_size=len(DISTILBERT_WORDS),
+        dim=768,  # the encoder checks the published width
+        n_layers=1,
+        n_heads=12,
+        hidden_dim=64,
+        max_position_embeddings=64,
+        architectures=["DistilBertForMaskedLM"],
+    )
+    config.save_pretrained(folder)
+    torch.manual_seed(0)
+    state = {
+        k: v.detach().clone().contiguous()
+        for k, v in DistilBertForMaskedLM(config).state_dict().items()
+    }
+    head = {k for k in state if not k.startswith("distilbert.")}
+    assert head == {
+        f"{layer}.{p}"
+        for layer in ("vocab_transform", "vocab_layer_norm", "vocab_projector")
+        for p in ("weight", "bias")
+    }
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+    encoder = TEXT_ENCODERS.create("distilbert")
+    lines = ["Revenge is coming", "bird"]
+    encoded = encoder.encode(lines)
+    body = DistilBertModel(config).eval()
+    body.load_state_dict(
+        {k.removeprefix("distilbert."): v for k, v in state.items() if k not in head}
+    )
+    inputs = tokenizer(lines, padding=True, return_tensors="pt", return_special_tokens_mask=True)
+    keep = inputs.pop("special_tokens_mask").bool().logical_not() & inputs["attention_mask"].bool()
+    with torch.inference_mode():
+        hidden = body(**inputs).last_hidden_state
+    assert encoded.tokens == ["revenge", "is", "coming", "bird"]
+    np.testing.assert_allclose(encoded.values, hidden[keep].numpy(), atol=1e-5, rtol=1e-5)
+
+
+# --- open_clip (`open_clip_model.safetensors`, as open_clip pushes to the hub) --------------------
+
+
+class _NoTokenizer:
+    """open_clip's `save_for_hf` also saves the tokenizer; the image extractor does not read it."""
+
+    def save_pretrained(self, directory) -> None:
+        del directory
+
+
+@pytest.mark.slow
+def test_clip_loads_the_files_open_clips_publisher_writes(tmp_cache, tmp_path):
+    """open_clip publishes hub weights with its own `push_to_hf_hub.save_for_hf`:
+    `model.state_dict()` saved by `safetensors.torch.save_file` as `open_clip_model.safetensors`
+    and, with `safe_serialization="both"`, by `torch.save` as `open_clip_pytorch_model.bin`
+    (mlfoundations/open_clip src/open_clip/push_to_hf_hub.py). Here that very function writes the
+    files, and both load through the extractor to what the in-memory model computes."""
+    import open_clip
+    from open_clip.push_to_hf_hub import save_for_hf
+
+    from cinefeat.extract.extractors.clip import DEFAULT_WEIGHTS, ClipExtractor, center_crop
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None, force_quick_gelu=True).eval()
+    published = tmp_path / "hub"
+    save_for_hf(
+        model,
+        _NoTokenizer(),
+        open_clip.get_model_config("ViT-B-32"),
+        str(published),
+        safe_serialization="both",
+    )
+    default = pretrained.entry_dir(DEFAULT_WEIGHTS.name)
+    default.mkdir(parents=True)
+    (published / "open_clip_model.safetensors").rename(default / "open_clip_model.safetensors")
+    pretrained.add_local(
+        "clip-bin", published / "open_clip_pytorch_model.bin", like=DEFAULT_WEIGHTS.name
+    )
+    frames = [
+        np.random.default_rng(i).integers(0, 255, (224, 300, 3), dtype=np.uint8) for i in range(2)
+    ]
+    mean = torch.tensor(DEFAULT_WEIGHTS.preprocessing["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(DEFAULT_WEIGHTS.preprocessing["std"]).view(1, 3, 1, 1)
+    pixels = torch.from_numpy(np.stack([center_crop(f, 224) for f in frames])).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        expected = model.encode_image((pixels.float() / 255 - mean) / std, normalize=True).numpy()
+    for weights in (None, "clip-bin"):
+        extractor = ClipExtractor(weights=weights)
+        extractor.load()
+        np.testing.assert_allclose(extractor.extract_batch(frames), expected, atol=1e-5)
