@@ -79,8 +79,8 @@ def _balanced_sampler_state(classes: int = 527, clips: int = 200) -> dict[str, o
 def _write_panns_checkpoint(model: torch.nn.Module, numpy1_pickle, **extra: object):
     """The training checkpoint of audioset_tagging_cnn pytorch/main.py: `{'iteration', 'model':
     model.module.state_dict(), 'sampler': train_sampler.state_dict()}` (front-end buffers
-    included), written before numpy 2 and before PyTorch 1.6's zip container (record 3987831 is of
-    2020, the training code of 2019)."""
+    included). Pickled with numpy 1 (the file predates numpy 2); the legacy container is the harder
+    case of the two torch.load reads (which one the Zenodo file uses is not published)."""
     checkpoint = {
         "iteration": 540000,
         "model": model.state_dict(),
@@ -136,9 +136,10 @@ def test_vggish_loads_the_torchvggish_release_files(
     random_vggish_state,
     random_vggish_pca,
 ):
-    """harritaylor/torchvggish wrote `vggish-10086976.pth` with `torch.save(net.state_dict())` in
-    2019 (docs/_example_download_weights.ipynb: Python 3.7, numpy 1.16, pre-1.6 PyTorch, so the
-    legacy container), and `vggish_pca_params-970ea276.pth` holds the AudioSet PCA as numpy
+    """harritaylor/torchvggish wrote `vggish-10086976.pth` with `torch.save(net.state_dict())`
+    (docs/_example_download_weights.ipynb, run with Python 3.7, numpy 1.16 and TensorFlow 1.13,
+    i.e. 2019, before PyTorch 1.6 made the zip container the default), and
+    `vggish_pca_params-970ea276.pth` holds the AudioSet PCA as numpy
     arrays under `pca_eigen_vectors` / `pca_means` (its `Postprocessor` reads them with
     `torch.as_tensor(...)` and `.reshape(-1, 1)`, torchvggish/vggish.py)."""
     waveform_to_examples = require_reference("torchvggish.vggish_input", "dev").waveform_to_examples
