@@ -5,8 +5,9 @@ most trailer work compares with), so rows computed here are comparable with thos
 
 Weights: the torchvggish port (harritaylor/torchvggish release v0.1, Apache-2.0):
 `vggish-10086976.pth` (state dict) and `vggish_pca_params-970ea276.pth` (PCA), both loaded with
-`torch.load(weights_only=True)`. The publisher gives sha256 *prefixes* in the file names
-(torch.hub convention); the full sha256 is recorded on first download and must start with them.
+`torch.load(weights_only=True)`. No checksum is published: the hex in the file names is not
+shown to be a sha256 prefix (torchvggish loads them through `torch.hub.load_state_dict_from_url`
+without `check_hash`), so the first download records the sha256 (trust on first use).
 
 Input: 16 kHz mono examples of 96 frames of 25 ms every 10 ms, i.e. windows of 0.975 s taken every
 0.96 s (the 15 ms is the last frame's tail: VGGish frames the signal without padding). Vector: the
@@ -26,7 +27,6 @@ from cinefeat.extract.base import AudioRequest, BatchExtractor, ExtractorConfig,
 
 RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/{filename}"
 MODEL_FILE, PCA_FILE = "vggish-10086976.pth", "vggish_pca_params-970ea276.pth"
-SHA256_PREFIX = {MODEL_FILE: "10086976", PCA_FILE: "970ea276"}
 
 WEIGHTS = pretrained.register_weights(
     pretrained.PretrainedWeights(
@@ -92,13 +92,13 @@ class VggishExtractor(BatchExtractor):
         from cinefeat.extract.nets.vggish import VGGish, VGGishPostprocess
 
         model_path = pretrained.fetch(self.weights, MODEL_FILE)
-        self._sha256 = _check_prefix(self.weights, MODEL_FILE)
+        self._sha256 = pretrained.weights_sha256(self.weights, MODEL_FILE)
         model = VGGish()
         load_state(model, load_torch_checkpoint(model_path), model_path)
         self.model, self.fp16 = place(model, device, fp16)
         if self.config.postprocess:
             pca_path = pretrained.fetch(self.weights, PCA_FILE)
-            _check_prefix(self.weights, PCA_FILE)
+            pretrained.weights_sha256(self.weights, PCA_FILE)  # checks a recorded hash
             params = load_torch_checkpoint(pca_path, allow_numpy=True)
             self.postprocessor = VGGishPostprocess(
                 params["pca_eigen_vectors"], params["pca_means"]
@@ -135,16 +135,3 @@ class VggishExtractor(BatchExtractor):
             if self.postprocessor is not None:
                 embedding = self.postprocessor(embedding)
         return embedding.float().cpu().numpy()
-
-
-def _check_prefix(weights: str, filename: str) -> str:
-    """The torch.hub file name carries the first 8 hex digits of the file's sha256: check them."""
-    digest = pretrained.weights_sha256(weights, filename)
-    entry = pretrained.get_weights(weights)
-    prefix = SHA256_PREFIX.get(filename)
-    if entry.name == WEIGHTS.name and prefix and not digest.startswith(prefix):
-        raise pretrained.ChecksumMismatch(
-            f"{filename} has sha256 {digest}, which does not start with the published prefix "
-            f"{prefix}: delete it and run `cinefeat models download {weights}`"
-        )
-    return digest

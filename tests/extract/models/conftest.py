@@ -7,7 +7,13 @@ offline; the real Choi files come from `$CINEFEAT_SHARED` when it is set.
 
 from __future__ import annotations
 
+import importlib.util
+import io
+import pickle
 import shutil
+import types
+from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +81,172 @@ def random_choi_layers(model: str, seed: int = 0) -> dict[str, dict[str, np.ndar
         "b": np.zeros(50),
     }
     return layers
+
+
+def save_numpy1_legacy(obj: object, path: Path) -> Path:
+    """`torch.save` in the legacy (< 1.6, non-zip) container, numpy arrays under numpy 1's names.
+
+    Files pickled before numpy 2 name `numpy.core.multiarray._reconstruct`; numpy 2 cannot write
+    that spelling, so the GLOBAL operand is rewritten. Protocol 2's GLOBAL is a newline-terminated
+    `module\\nname` pair, so no lengths need fixing.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    if b"numpy._core.multiarray\n" in data:
+        data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    path.write_bytes(data)
+    return path
+
+
+class _Torch03Pickler(pickle.Pickler):
+    """Pickles tensors as PyTorch 0.3 did: `torch._utils._rebuild_tensor(storage, offset, size,
+    stride)` (v1, without the `requires_grad` and hooks that 0.4's `_rebuild_tensor_v2` added).
+    torch's legacy saver still pickles the storages (`persistent_id`), as 0.3 did."""
+
+    def reducer_override(self, obj: object):
+        if type(obj) is torch.Tensor:
+            storage = torch.storage.TypedStorage(
+                wrap_storage=obj.untyped_storage(), dtype=obj.dtype, _internal=True
+            )
+            args = (storage, obj.storage_offset(), tuple(obj.size()), obj.stride())
+            return torch._utils._rebuild_tensor, args
+        return NotImplemented
+
+
+def save_torch03_state_dict(state: Mapping[str, torch.Tensor], path: Path) -> Path:
+    """A PyTorch 0.3 state dict file: a plain `OrderedDict` of v1-rebuilt tensors in the legacy
+    container, without the `_metadata` version record that later `state_dict()`s carry."""
+    plain = OrderedDict((key, value.detach()) for key, value in state.items())
+    module = types.SimpleNamespace(__name__="pickle", Pickler=_Torch03Pickler, dump=pickle.dump)
+    buffer = io.BytesIO()
+    torch.save(plain, buffer, pickle_module=module, _use_new_zipfile_serialization=False)
+    data = buffer.getvalue()
+    if b"_rebuild_tensor_v2" in data or b"torch._utils\n_rebuild_tensor\n" not in data:
+        raise AssertionError("the 0.3-style pickler did not write v1 tensors")
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def numpy1_pickle():
+    """`numpy1_pickle(obj, path)`: see `save_numpy1_legacy`."""
+    return save_numpy1_legacy
+
+
+@pytest.fixture(scope="session")
+def torch03_pickle():
+    """`torch03_pickle(state_dict, path)`: see `save_torch03_state_dict`."""
+    return save_torch03_state_dict
+
+
+def load_panns_reference_models() -> types.ModuleType:
+    """panns_inference's `models.py` loaded *without* its package `__init__` (which runs wget).
+
+    panns-inference is in the `extract` extra, so a missing reference fails instead of skipping.
+    """
+    import sys
+
+    found = importlib.util.find_spec("panns_inference")
+    if found is None or found.origin is None or importlib.util.find_spec("torchlibrosa") is None:
+        pytest.fail("panns-inference (and torchlibrosa) are missing: `pip install -e '.[extract]'`")
+    folder = Path(found.origin).parent
+    package = types.ModuleType("_panns_reference")
+    package.__path__ = [str(folder)]
+    sys.modules.setdefault("_panns_reference", package)
+    name = "_panns_reference.models"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, folder / "models.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def panns_models() -> types.ModuleType:
+    """The reference `panns_inference.models` module (see `load_panns_reference_models`)."""
+    return load_panns_reference_models()
+
+
+def import_reference(module: str, extra: str) -> types.ModuleType:
+    """A reference implementation from one of the extras CI installs: missing fails, not skips."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        pytest.fail(f"{module} is missing ({error}): `pip install -e '.[{extra}]'`")
+
+
+@pytest.fixture(scope="session")
+def require_reference():
+    """`require_reference(module, extra)`: see `import_reference`."""
+    return import_reference
+
+
+@pytest.fixture(scope="session")
+def torchvggish() -> types.ModuleType:
+    """torchvggish 0.2's model module (`torchvggish/torchvggish.py`: `VGG`, `Postprocessor`,
+    `vggish()`, and the release URLs `VGGISH_WEIGHTS`, `PCA_PARAMS`)."""
+    return import_reference("torchvggish.torchvggish", "dev")
+
+
+def make_random_vggish_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """He-scaled random weights, so activations neither vanish nor explode through 9 layers."""
+    from cinefeat.extract.nets.vggish import VGGish
+
+    generator = torch.Generator().manual_seed(seed)
+    state = VGGish().state_dict()
+    for key, value in state.items():
+        if key.endswith("weight"):
+            fan_in = value[0].numel()
+            value.copy_(torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+        else:
+            value.copy_(torch.randn(value.shape, generator=generator) * 0.01)
+    return state
+
+
+def make_random_vggish_pca(embeddings: torch.Tensor, seed: int = 0) -> dict[str, np.ndarray]:
+    """PCA parameters that spread `embeddings` over the quantiser's [-2, 2] (few clipped values),
+    as numpy arrays like the published file holds (torchvggish reads them with `reshape(-1, 1)`)."""
+    rng = np.random.default_rng(seed)
+    emb = embeddings.double().numpy()
+    scale = 1.0 / (emb.std() * np.sqrt(emb.shape[1]) + 1e-12)
+    return {
+        "pca_eigen_vectors": rng.normal(0.0, scale, (128, 128)),
+        "pca_means": emb.mean(axis=0),
+    }
+
+
+@pytest.fixture(scope="session")
+def random_vggish_state():
+    """`random_vggish_state(seed)`: see `make_random_vggish_state`."""
+    return make_random_vggish_state
+
+
+@pytest.fixture(scope="session")
+def random_vggish_pca():
+    """`random_vggish_pca(embeddings, seed)`: see `make_random_vggish_pca`."""
+    return make_random_vggish_pca
+
+
+@pytest.fixture
+def vggish_reference(torchvggish, monkeypatch):
+    """`vggish_reference(state, pca, postprocess)`: `torchvggish.vggish()` as a user builds it
+    (torchvggish/torchvggish.py), its two release downloads answered from memory."""
+
+    def build(state, pca, postprocess: bool) -> torch.nn.Module:
+        served = {torchvggish.VGGISH_WEIGHTS: state, torchvggish.PCA_PARAMS: pca}
+
+        def load_state_dict_from_url(url: str, *args, **kwargs):
+            return served[url]  # KeyError: any other download
+
+        fake_hub = types.SimpleNamespace(load_state_dict_from_url=load_state_dict_from_url)
+        monkeypatch.setattr(torchvggish, "hub", fake_hub)
+        return torchvggish.vggish(postprocess=postprocess).eval()
+
+    return build
 
 
 @pytest.fixture(scope="session")

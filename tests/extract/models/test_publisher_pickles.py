@@ -3,13 +3,11 @@
 PANNs' training script (qiuqiangkong/audioset_tagging_cnn, `pytorch/main.py`) saves
 `{'iteration', 'model', 'sampler': train_sampler.state_dict()}`, and the sampler state holds numpy
 int64 index arrays. Files written before numpy 2 name `numpy.core.multiarray._reconstruct`; numpy 2
-cannot write that spelling, so the fixture rewrites the GLOBAL operand of a legacy-container pickle
-(protocol 2 GLOBAL is a newline-terminated `module\\nname` pair, so no lengths need fixing).
+cannot write that spelling, so the `numpy1_pickle` fixture (conftest) rewrites the GLOBAL operand
+of a legacy-container pickle.
 """
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
@@ -18,15 +16,7 @@ import torch
 from cinefeat.extract.nets.runtime import CheckpointError, load_torch_checkpoint
 
 
-def _numpy1_pickle(obj: object, path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer, _use_new_zipfile_serialization=False)
-    data = buffer.getvalue()
-    assert b"numpy._core.multiarray\n_reconstruct" in data
-    path.write_bytes(data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"))
-
-
-def test_panns_training_checkpoint_with_numpy1_sampler_state_loads(tmp_path):
+def test_panns_training_checkpoint_with_numpy1_sampler_state_loads(tmp_path, numpy1_pickle):
     indexes = np.where(np.arange(20) % 3 == 0)[0].astype(np.int64)
     checkpoint = {
         "iteration": 660000,
@@ -34,7 +24,7 @@ def test_panns_training_checkpoint_with_numpy1_sampler_state_loads(tmp_path):
         "sampler": {"indexes_per_class": [indexes, indexes[:2]], "queue": [], "pointers": [0, 3]},
     }
     path = tmp_path / "Cnn14_mAP=0.431.pth"
-    _numpy1_pickle(checkpoint, path)
+    numpy1_pickle(checkpoint, path)
     assert b"numpy.core.multiarray\n_reconstruct" in path.read_bytes()
     loaded = load_torch_checkpoint(path, allow_numpy=True)
     assert torch.equal(loaded["model"]["fc1.weight"], checkpoint["model"]["fc1.weight"])
@@ -42,13 +32,13 @@ def test_panns_training_checkpoint_with_numpy1_sampler_state_loads(tmp_path):
     assert loaded["iteration"] == 660000
 
 
-def test_vggish_pca_numpy1_file_loads(tmp_path):
+def test_vggish_pca_numpy1_file_loads(tmp_path, numpy1_pickle):
     params = {
         "pca_eigen_vectors": np.random.default_rng(0).normal(size=(128, 128)),
         "pca_means": np.zeros((128, 1)),
     }
     path = tmp_path / "vggish_pca_params-970ea276.pth"
-    _numpy1_pickle(params, path)
+    numpy1_pickle(params, path)
     loaded = load_torch_checkpoint(path, allow_numpy=True)
     np.testing.assert_array_equal(loaded["pca_eigen_vectors"], params["pca_eigen_vectors"])
 
