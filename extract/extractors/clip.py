@@ -180,7 +180,9 @@ class ClipExtractor(BatchExtractor):
 
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            from cinefeat.extract.nets.runtime import load_torch_checkpoint
+
+            state = load_torch_checkpoint(path, allow_numpy=True)
             state = state.get("state_dict", state) if isinstance(state, dict) else state
         missing, unexpected = model.load_state_dict(state, strict=False)
         visual_missing = [k for k in missing if k.startswith("visual.")]

@@ -85,6 +85,8 @@ def _numpy_globals() -> list[Any]:
     Files pickled before numpy 2 (torchvggish's PCA file, PANNs' training checkpoints with their
     sampler state) name `numpy.core.multiarray._reconstruct`; numpy 2 moved it to `numpy._core`.
     torch's restricted unpickler matches globals by name, so each is admitted under both names.
+    `bytes` too: an empty array pickled at protocol 2 (torch.save's default) rebuilds its empty
+    buffer with `builtins.bytes` (constructing bytes runs no code).
     """
     multiarray = getattr(np, "_core", np).multiarray
     dtype_classes = [
@@ -92,7 +94,7 @@ def _numpy_globals() -> list[Any]:
         for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
                      "uint8", "uint16", "uint32", "uint64", "bool")
     ]
-    globals_: list[Any] = [np.ndarray, np.dtype]
+    globals_: list[Any] = [np.ndarray, np.dtype, bytes]
     globals_ += dtype_classes
     for package in ("numpy.core", "numpy._core"):
         globals_.append((multiarray._reconstruct, f"{package}.multiarray._reconstruct"))

@@ -184,16 +184,15 @@ def load_openai_whisper(model: str, device: str = "cpu") -> Any:
     """A `whisper.model.Whisper` from the weights table entry `openai-whisper-<model>`.
 
     The published checkpoint is a dict with `dims` (ModelDimensions fields) and
-    `model_state_dict`; it is verified by sha256 before `torch.load(weights_only=True)` reads it.
+    `model_state_dict`; it is verified by sha256 before the restricted unpickler
+    (`load_torch_checkpoint`) reads it.
     """
-    import torch
 
     whisper_model = require("whisper.model", "extract-whisper")
+    from cinefeat.extract.nets.runtime import load_torch_checkpoint
     from cinefeat.extract.pretrained import fetch
 
-    checkpoint = torch.load(
-        fetch(weights.whisper_entry_name(model)), map_location="cpu", weights_only=True
-    )
+    checkpoint = load_torch_checkpoint(fetch(weights.whisper_entry_name(model)))
     if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
         raise ValueError(
             f"openai-whisper checkpoint for {model!r} lacks 'dims'/'model_state_dict': not a "

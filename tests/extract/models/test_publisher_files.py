@@ -115,11 +115,6 @@ def test_audiotag_loads_the_authors_training_checkpoint(
     assert extractor.provenance()["weights_sha256"] == pretrained.sha256_of(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an empty numpy array pickled at protocol 2 (torch.save's default) names "
-    "`builtins.bytes` for its empty buffer, which the restricted unpickler does not admit",
-)
 def test_an_empty_numpy_array_in_a_training_checkpoint_loads(tmp_path, numpy1_pickle):
     from cinefeat.extract.nets.runtime import load_torch_checkpoint
 
