@@ -114,7 +114,7 @@ def test_unreachable_trailers_fail_validate_and_compact_brings_them_back(
     _add(writer, ["a", "b"])
     writer.commit()
     compact(FeatureStore.open(store.path))
-    writer._replaced = lambda: False  # what a writer without the check does (cinefeat <= 0.1)
+    writer._replaced = lambda: False  # what a writer from before leases did
     _add(writer, ["c", "d", "e"])
     writer.commit()
     writer.close()
