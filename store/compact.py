@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 STAGING = "staging"
 COMPACT_RUN = "compact"
+CREATING_GRACE_S = 60.0  # an empty part folder younger than this may be a writer starting up
 
 
 @dataclass
@@ -87,7 +88,7 @@ def cleanup(path: Path) -> list[str]:
     replaced = {name: group for name, group in listing.groups if name in superseded}
     for name in sorted(superseded | set(listing.creating)):
         folder = path / L.PARTS / name
-        if not folder.exists():
+        if not folder.is_dir():
             continue
         lock = Lock(folder)
         try:
@@ -96,8 +97,11 @@ def cleanup(path: Path) -> list[str]:
                     "part %s is still open by its writer: left for a later compaction", name
                 )
                 continue
-            if name not in superseded and lease_state(folder, lock).state == "open":
-                continue  # a writer on another machine is creating it
+            if name not in superseded and (
+                time.time() - folder.stat().st_mtime < CREATING_GRACE_S
+                or lease_state(folder, lock).state == "open"
+            ):
+                continue  # a writer is creating it (between its mkdir and its lock, or remote)
             lost = _unreachable(index, name, replaced.get(name))
             if lost:
                 _restore(listing.groups, name)

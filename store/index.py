@@ -199,7 +199,12 @@ def _children(root: zarr.Group, prefix: str) -> list[str]:
     async def names() -> list[str]:
         return [key async for key in store.list_dir(base)]
 
-    return sorted(n for n in sync(names()) if n != "zarr.json" and not n.startswith("."))
+    # leave out metadata, hidden files and zarr's in-flight atomic writes (`zarr.<hex>.partial`)
+    return sorted(
+        n
+        for n in sync(names())
+        if n != "zarr.json" and not n.startswith(".") and not n.endswith(".partial")
+    )
 
 
 def list_parts(root: zarr.Group) -> PartListing:
