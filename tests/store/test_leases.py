@@ -29,6 +29,20 @@ IDS = [f"t{i:02d}" for i in range(8)]
 STAGES = ["created", "committed-1", "mid-2", "inside-2", "closed"]
 
 
+RUNNING: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes():  # type: ignore[no-untyped-def]
+    """A failed test leaves a paused writer or a frozen compaction behind: kill them."""
+    yield
+    while RUNNING:
+        process = RUNNING.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 class Writer:
     """A `lease_worker.py` process and its stage markers."""
 
@@ -52,6 +66,7 @@ class Writer:
             ",".join(pause),
         ]
         self.process = subprocess.Popen(command, env=ENV, stderr=subprocess.PIPE, text=True)
+        RUNNING.append(self.process)
 
     def reach(self, stage: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -146,6 +161,7 @@ def test_sigkill_compaction_beside_a_live_writer(tmp_path: Path, point: str) -> 
     compaction = subprocess.Popen(
         [*command, "--freeze", point, "--marker", str(marker)], env=ENV, stderr=subprocess.PIPE
     )
+    RUNNING.append(compaction)
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert compaction.poll() is None, compaction.stderr.read() if compaction.stderr else ""

@@ -281,12 +281,14 @@ def test_kill_after_the_first_trailer_commit_keeps_it(tmp_path: Path) -> None:
     command += ["--ids", ",".join(ids), "--steps", str(steps), "--commit-every", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     victim = subprocess.Popen([*command, "--run", "first", "--pause", "committed-1"], env=env)
-    deadline = time.monotonic() + 120
-    while not (steps / "committed-1").exists():
-        assert victim.poll() is None and time.monotonic() < deadline
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 120
+        while not (steps / "committed-1").exists():
+            assert victim.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
     assert FeatureStore.open(path).ids() == ["t0"]
     first = FeatureStore.open(path).parts()
     shutil.rmtree(steps)
