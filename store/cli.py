@@ -122,11 +122,14 @@ def validate(path: Path, as_json: bool, fast: bool) -> None:
 @click.option("--force", is_flag=True, help="Rewrite even a store that is already compact.")
 @_user_errors
 def compact(path: Path, rows_per_shard: int | None, force: bool) -> None:
-    """Merge all parts into one (safe to interrupt and rerun; run when no writer is active)."""
+    """Merge all parts into one (safe to interrupt, rerun, and run beside live writers: parts
+    whose writer is alive are left as they are and named)."""
     from cinefeat.store.compact import compact as run_compact
     from cinefeat.store.feature_store import FeatureStore
 
     result = run_compact(FeatureStore.open(path), rows_per_shard=rows_per_shard, force=force)
+    for name, why in result.skipped.items():
+        click.echo(f"skipped open part {name}: {why}")
     if result.part is None:
         click.echo(f"already compact: {result.trailers} trailers in one part")
     else:

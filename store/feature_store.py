@@ -134,9 +134,14 @@ class FeatureStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def writer(self, run: str, worker: str = "0", part: str | None = None) -> StoreWriter:
-        """A writer into a new part `<run>-<worker>-<pid>-<uid>` (or exactly `part`)."""
-        return StoreWriter(self, run=run, worker=worker, part=part)
+    def writer(
+        self, run: str, worker: str = "0", part: str | None = None, **options: Any
+    ) -> StoreWriter:
+        """A writer into a new part `<run>-<worker>-<pid>-<uid>` (or exactly `part`).
+
+        `options`: `commit_every`, `commit_interval_s`, `lease_interval_s` (see `StoreWriter`).
+        """
+        return StoreWriter(self, run=run, worker=worker, part=part, **options)
 
     # -- trailers --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ an (id, feature) pair present in several parts as a duplicate).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -16,10 +17,12 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
 from cinefeat.store import layout as L
 from cinefeat.store.directio import RowReader
 from cinefeat.store.errors import StoreFormatError
+from cinefeat.store.lease import LEASE
 from cinefeat.store.record import TrailerRecord
 
 
@@ -156,6 +159,97 @@ def superseded_parts(groups: list[tuple[str, zarr.Group]]) -> set[str]:
     return out
 
 
+@dataclass
+class PartListing:
+    """The children of `parts/`, each one readable part, damaged, or a folder without metadata.
+
+    Why not `group.groups()`: zarr skips a folder without `zarr.json` with only a warning (so a
+    part whose metadata was lost read as "0 trailers, OK"), and one unparsable `zarr.json`
+    makes the whole listing raise. Here each child is opened on its own and its fate recorded.
+    """
+
+    groups: list[tuple[str, zarr.Group]] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)  # name -> why its zarr.json fails
+    no_metadata: list[str] = field(default_factory=list)  # holds data but no zarr.json
+    creating: list[str] = field(default_factory=list)  # empty or lease only: a writer starting
+
+    def problems(self, superseded: set[str]) -> list[str]:
+        """Messages naming each damaged part, leaving out parts already being deleted."""
+        out = [
+            f"{L.PARTS}/{name}/zarr.json cannot be read ({why}): the part's metadata is damaged; "
+            f"restore it from a backup, or move the folder {L.PARTS}/{name} out of the store "
+            "to drop its trailers"
+            for name, why in sorted(self.damaged.items())
+            if name not in superseded
+        ]
+        out += [
+            f"{L.PARTS}/{name}/zarr.json is missing but the folder holds data: its committed "
+            f"trailers cannot be read; restore the file from a backup, or move the folder "
+            f"{L.PARTS}/{name} out of the store to drop them"
+            for name in self.no_metadata
+            if name not in superseded
+        ]
+        return out
+
+
+def _children(root: zarr.Group, prefix: str) -> list[str]:
+    store = root.store_path.store
+    base = f"{root.store_path.path}/{prefix}".strip("/")
+
+    async def names() -> list[str]:
+        return [key async for key in store.list_dir(base)]
+
+    # leave out metadata, hidden files and zarr's in-flight atomic writes (`zarr.<hex>.partial`)
+    return sorted(
+        n
+        for n in sync(names())
+        if n != "zarr.json" and not n.startswith(".") and not n.endswith(".partial")
+    )
+
+
+def list_parts(root: zarr.Group) -> PartListing:
+    """Every child of `parts/`, opened one by one (see `PartListing`)."""
+    listing = PartListing()
+    if L.PARTS not in root:
+        return listing
+    parts = root[L.PARTS]
+    for name in _children(root, L.PARTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zarr's "not recognized" for folders in creation
+                node = parts[name]
+        except KeyError:
+            contents = set(_children(root, f"{L.PARTS}/{name}"))
+            if contents <= {LEASE}:
+                listing.creating.append(name)
+            else:
+                listing.no_metadata.append(name)
+            continue
+        except Exception as error:  # unparsable JSON, wrong node type, unreadable file
+            listing.damaged[name] = f"{type(error).__name__}: {error}"
+            continue
+        if isinstance(node, zarr.Group):
+            listing.groups.append((name, node))
+        else:
+            listing.damaged[name] = "it is an array, not a group"
+    return listing
+
+
+def unreachable_trailers(index: StoreIndex, part: Part) -> list[str]:
+    """Trailers committed in a superseded `part` that the live parts do not hold as recent.
+
+    A compaction copies each record with its `committed_at`; a record in a replaced part that is
+    absent from the live index, or committed later than the live copy, was committed after the
+    compaction read the part, and deleting the part would lose it.
+    """
+    out = []
+    for pos, tid in enumerate(part.ids):
+        loc = index.trailers.get(tid)
+        if loc is None or index.parts[loc[0]].committed_at[loc[1]] < part.committed_at[pos]:
+            out.append(tid)
+    return out
+
+
 Location = tuple[int, int]  # (index of the part in StoreIndex.parts, position in that part)
 
 
@@ -189,14 +283,20 @@ class StoreIndex:
 
     @classmethod
     def build(cls, root: zarr.Group) -> StoreIndex:
-        parts: list[Part] = []
-        if L.PARTS in root:
-            groups = sorted(root[L.PARTS].groups())
-            superseded = superseded_parts(groups)
-            for name, group in groups:
-                if name not in superseded:
-                    parts.append(read_part(name, group))
-        parts.sort(key=lambda p: (float(p.info.get("created", 0.0)), p.name))
+        """The index of every live part; a damaged part raises `StoreFormatError` naming it."""
+        listing = list_parts(root)
+        superseded = superseded_parts(listing.groups)
+        problems = listing.problems(superseded)
+        if problems:
+            raise StoreFormatError(f"{problems[0]} (`cinefeat store validate` lists all)")
+        return cls.from_parts(
+            [read_part(name, group) for name, group in listing.groups if name not in superseded]
+        )
+
+    @classmethod
+    def from_parts(cls, parts: list[Part]) -> StoreIndex:
+        """The index over exactly `parts` (compaction indexes the parts it replaces this way)."""
+        parts = sorted(parts, key=lambda p: (float(p.info.get("created", 0.0)), p.name))
         index = cls(parts)
 
         def older(tid: str, old: Location, new: Location) -> bool:

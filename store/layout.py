@@ -81,18 +81,33 @@ def is_archive_folder(path: Path) -> bool:
 
 
 def open_root(path: Path, mode: str) -> zarr.Group:
-    """Open the root group of a store directory (`mode` "r" or "a") or a `.zip` archive ("r")."""
+    """Open the root group of a store directory (`mode` "r" or "a") or a `.zip` archive ("r").
+
+    Always with `use_consolidated=False`: a `zarr.consolidate_metadata()` snapshot in the root
+    `zarr.json` is never updated by writers, so trusting it would hide every part, feature and
+    compaction made after it (`cinefeat store validate` warns about such a snapshot).
+    """
     if is_zip(path):
         if not path.is_file():
             raise NotAStoreError(f"{path} does not exist: give the path of a store .zip archive")
         zip_store = zarr.storage.ZipStore(path, mode="r")
-        return _checked(zarr.open_group(store=zip_store, mode="r"), path)
+        return _checked(_open(zip_store, "r", path / "zarr.json"), path)
     if not (path / "zarr.json").is_file():
         raise NotAStoreError(
             f"{path} is not a cinefeat store (no zarr.json): create one with "
             "FeatureStore.create(path) or `cinefeat extract ... --store PATH`"
         )
-    return _checked(zarr.open_group(store=str(path), mode=mode), path)
+    return _checked(_open(str(path), mode, path / "zarr.json"), path)
+
+
+def _open(store: Any, mode: str, metadata: Path) -> zarr.Group:
+    try:
+        return zarr.open_group(store=store, mode=mode, use_consolidated=False)  # type: ignore[arg-type]
+    except Exception as error:  # a half-written or edited zarr.json: JSON or schema errors
+        raise StoreFormatError(
+            f"{metadata} cannot be read ({type(error).__name__}: {error}): the store's root "
+            "metadata is damaged; restore it from a backup"
+        ) from error
 
 
 def _checked(root: zarr.Group, path: Path) -> zarr.Group:

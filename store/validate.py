@@ -4,7 +4,12 @@ Checks: part metadata readable; committed counts within array sizes; offsets ins
 not overlapping; the same (trailer, feature) committed in several parts; chunk files that are
 missing (zarr would silently read zeros) or unreadable (truncated, corrupt); NaN/Inf values;
 non-finite or reversed spans; dims and dtypes that disagree with provenance; records that do not
-parse. Errors make `cinefeat store validate` exit non-zero; warnings do not.
+parse. Before any of that, the part-level checks of `part_checks.py`: part folders whose
+metadata is damaged or missing, replaced parts still holding trailers the live parts lack (all
+errors: committed rows that readers cannot reach), parts open by a live writer or left stale by
+a dead one, and consolidated-metadata snapshots (warnings). Errors make `cinefeat store
+validate` exit non-zero; warnings do not. Validate never raises on a damaged store: whatever
+cannot be read becomes an error naming the file or part.
 """
 
 from __future__ import annotations
@@ -21,7 +26,20 @@ from cinefeat.store import layout as L
 from cinefeat.store.canonical import storage_rows
 from cinefeat.store.console import progress
 from cinefeat.store.feature_store import FeatureStore
-from cinefeat.store.index import FeaturePart, Part, read_part, superseded_parts
+from cinefeat.store.index import (
+    FeaturePart,
+    Part,
+    StoreIndex,
+    list_parts,
+    read_part,
+    superseded_parts,
+)
+from cinefeat.store.part_checks import (
+    check_consolidated,
+    check_leases,
+    check_leftovers,
+    check_listing,
+)
 from cinefeat.store.record import TrailerRecord
 
 Severity = Literal["error", "warning"]
@@ -81,30 +99,37 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     if L.PARTS not in root:
         report.add("format", "no 'parts' group: the store was not created by cinefeat")
         return report
-    groups = sorted(root[L.PARTS].groups())
-    superseded = superseded_parts(groups)
+    listing = list_parts(root)
+    superseded = superseded_parts(listing.groups)
+    check_listing(listing, superseded, report)
     parts: list[Part] = []
-    for name, group in groups:
+    leftovers = []
+    for name, group in listing.groups:
         if name in superseded:
-            report.add(
-                "leftover",
-                "superseded by a compacted part; `cinefeat store compact` deletes it",
-                part=name,
-                severity="warning",
-            )
+            leftovers.append((name, group))
             continue
         try:
             parts.append(read_part(name, group))
         except Exception as error:  # any damage to a part's metadata or index arrays
             report.add("format", f"cannot read the part's index: {error}", part=name)
+    check_leftovers(StoreIndex.from_parts(parts), leftovers, report)
+    check_leases(store.path, [(n, g) for n, g in listing.groups if n not in superseded], report)
+    check_consolidated(root, [n for n, _ in listing.groups], report)
     report.parts = len(parts)
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     for part in progress(parts, desc="validate", unit="part"):
-        _check_trailers(part, report)
-        for fname, fpart in part.features.items():
-            for tid in fpart.ids:
-                owners[(tid, fname)].append(part.name)
-            _check_feature(part, fname, fpart, report, check_values)
+        try:
+            _check_trailers(part, report)
+            for fname, fpart in part.features.items():
+                for tid in fpart.ids:
+                    owners[(tid, fname)].append(part.name)
+                _check_feature(part, fname, fpart, report, check_values)
+        except Exception as error:  # damage no check foresaw: report it, never crash
+            report.add(
+                "format",
+                f"cannot be checked ({type(error).__name__}: {error}): the part is damaged",
+                part=part.name,
+            )
     for (tid, fname), names in sorted(owners.items()):
         if len(names) > 1:
             report.add(

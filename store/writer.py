@@ -6,10 +6,17 @@ that nobody else touches. Why the commit attribute: a batch first appends its ro
 entries beyond the committed counts, and only then rewrites the part's `commit` attribute (one
 atomic file replace by zarr's local store). Readers slice every array to the committed counts,
 so a writer killed mid-batch leaves an invisible tail, and a rerun writes into a new part.
+
+Why a lease: compaction replaces parts. A writer holds a lease on its part (`lease.py`) from
+before the part is visible until close, so compaction skips it while the writer lives. Should a
+compaction replace the part anyway (the writer froze past its lease on another machine), the
+writer notices before and after each commit (its name in some part's `supersedes`, or its
+folder gone) and writes the batch into a new part: no committed trailer depends on the old one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -29,7 +36,8 @@ from cinefeat.store.arrays import (
     create_part,
     empty_commit,
 )
-from cinefeat.store.errors import FeatureDeclarationError, RowsError
+from cinefeat.store.errors import FeatureDeclarationError, RowsError, StoreError
+from cinefeat.store.lease import HEARTBEAT_S, PartLease
 from cinefeat.store.provenance import complete_provenance, incompatibilities
 from cinefeat.store.record import TrailerRecord
 from cinefeat.store.rows import FeatureRows
@@ -52,6 +60,7 @@ class _Declared:
     ids: zarr.Array
     offsets: zarr.Array
     texts: zarr.Array
+    row_chunk: int | None = None
 
 
 @dataclass
@@ -67,30 +76,57 @@ class StoreWriter:
     block raises, since every `add` holds a complete trailer). One writer per process or worker.
     """
 
-    def __init__(self, store: FeatureStore, run: str, worker: str, part: str | None = None) -> None:
+    def __init__(
+        self,
+        store: FeatureStore,
+        run: str,
+        worker: str,
+        part: str | None = None,
+        commit_every: int = 0,
+        commit_interval_s: float | None = None,
+        lease_interval_s: float = HEARTBEAT_S,
+    ) -> None:
+        """`commit_every` / `commit_interval_s`: `add` commits by itself once that many trailers
+        are pending, or that many seconds passed since the last commit (0 / None: only when
+        `commit()` is called). `lease_interval_s`: how often the lease is refreshed."""
         L.check_name("run", run)
         L.check_name("worker", worker)
         self.store = store
-        self.name = part or f"{run}-{worker}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        L.check_name("part", self.name)
-        root = store.writable_root()
-        self.group = create_part(root.require_group(L.PARTS), self.name, run, worker)
+        self.run, self.worker = run, worker
+        self.commit_every = int(commit_every)
+        self.commit_interval_s = commit_interval_s
+        self.lease_interval_s = float(lease_interval_s)
+        self._declared: dict[str, _Declared] = {}
+        self._pending: list[_Pending] = []
+        self._pending_ids: set[str] = set()
+        self._written_ids: set[str] = set()
+        self._checked_parts: set[str] = set()  # parts known not to supersede this one
+        self._closed = False
+        self._last_commit = time.monotonic()
+        self._open_part(part or self._new_name())
+
+    def _new_name(self) -> str:
+        return f"{self.run}-{self.worker}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def _open_part(self, name: str) -> None:
+        """Take the lease on `parts/<name>/`, then create the part (visible from then on)."""
+        L.check_name("part", name)
+        root = self.store.writable_root()
+        parts = root.require_group(L.PARTS)
+        self.name = name
+        self.lease = PartLease(self.store.path / L.PARTS / name, self.lease_interval_s)
+        self.group = create_part(parts, name, self.run, self.worker)
         trailers = self.group[L.TRAILERS]
         self._trailers = {
-            name: L.dense(trailers[name])
-            for name in (
+            array: L.dense(trailers[array])
+            for array in (
                 L.TRAILER_IDS,
                 L.TRAILER_RECORDS,
                 L.TRAILER_STATUS,
                 L.TRAILER_COMMITTED_AT,
             )
         }
-        self._declared: dict[str, _Declared] = {}
-        self._pending: list[_Pending] = []
-        self._pending_ids: set[str] = set()
-        self._written_ids: set[str] = set()
         self._commit = empty_commit()
-        self._closed = False
 
     # -- declaring -------------------------------------------------------------------------------
 
@@ -128,17 +164,23 @@ class StoreWriter:
                     f"provenance ({'; '.join(problems)}): store it under a new feature name "
                     "or in a new store"
                 )
-        group = create_feature_arrays(self.group, name, int(dim), dtype, full, row_chunk)
-        self._declared[name] = _Declared(
+        self._declared[name] = self._create_arrays(name, int(dim), dtype, full, row_chunk)
+
+    def _create_arrays(
+        self, name: str, dim: int, dtype: str, provenance: dict[str, Any], row_chunk: int | None
+    ) -> _Declared:
+        group = create_feature_arrays(self.group, name, dim, dtype, provenance, row_chunk)
+        return _Declared(
             group=group,
-            dim=int(dim),
+            dim=dim,
             dtype=np.dtype(dtype),
-            provenance=full,
+            provenance=provenance,
             values=L.dense(group[L.VALUES]),
             spans=L.dense(group[L.SPANS]),
             ids=L.dense(group[L.ENTRY_IDS]),
             offsets=L.dense(group[L.OFFSETS]),
             texts=L.dense(group[L.TEXTS]),
+            row_chunk=row_chunk,
         )
 
     # -- adding ----------------------------------------------------------------------------------
@@ -165,6 +207,13 @@ class StoreWriter:
             checked[feature] = self._checked_rows(record.id, feature, rows, declared)
         self._pending.append(_Pending(record, checked))
         self._pending_ids.add(record.id)
+        due = self.commit_every and len(self._pending) >= self.commit_every
+        late = (
+            self.commit_interval_s is not None
+            and time.monotonic() - self._last_commit >= self.commit_interval_s
+        )
+        if due or late:
+            self.commit()
 
     def _checked_rows(
         self, trailer: str, feature: str, rows: FeatureRows, declared: _Declared
@@ -206,9 +255,33 @@ class StoreWriter:
 
         Order matters: feature rows and entries, then the trailer index, then the commit point.
         Each step's array writes run concurrently (one round trip through zarr's event loop).
+        Before and after, the writer checks that no compaction replaced its part; if one did,
+        the batch goes (again) into a new part, so it is committed somewhere readers look.
         """
         if not self._pending:
             return 0
+        for _ in range(3):
+            self.lease.refresh()
+            if self._replaced():
+                self._switch_part("before committing")
+            self._commit_pending()
+            if not self._replaced():
+                break
+            self._switch_part("while committing")
+        else:
+            raise StoreError(
+                f"part {self.name} was replaced by a compaction three times in a row while "
+                "committing: run `cinefeat store compact` only when this writer has finished"
+            )
+        count = len(self._pending)
+        self._written_ids |= self._pending_ids
+        self._pending.clear()
+        self._pending_ids.clear()
+        self._last_commit = time.monotonic()
+        self.store.refresh()
+        return count
+
+    def _commit_pending(self) -> None:
         commit = {
             "sequence": self._commit["sequence"] + 1,
             "time": time.time(),
@@ -218,13 +291,50 @@ class StoreWriter:
         self._write_features(commit["features"])
         self._write_trailer_index(commit["time"])
         self.group.attrs[L.COMMIT_ATTR] = commit  # the commit point: one atomic metadata write
-        count = len(self._pending)
         self._commit = commit
-        self._written_ids |= self._pending_ids
-        self._pending.clear()
-        self._pending_ids.clear()
-        self.store.refresh()
-        return count
+
+    def _replaced(self) -> bool:
+        """True when a compaction superseded this part (or its folder is gone).
+
+        Cheap enough for every commit: one directory listing, plus one small `zarr.json` read
+        per part not seen before (a part that does not supersede this one never will).
+        """
+        parts = self.store.path / L.PARTS
+        if not (parts / self.name / "zarr.json").is_file():
+            return True
+        for other in os.listdir(parts):
+            if other == self.name or other in self._checked_parts:
+                continue
+            try:
+                meta = json.loads((parts / other / "zarr.json").read_text())
+            except (OSError, ValueError):
+                continue  # being created or deleted: looked at again next time
+            info = meta.get("attributes", {}).get(L.PART_ATTR) if isinstance(meta, dict) else None
+            if isinstance(info, dict) and self.name in info.get("supersedes", []):
+                return True
+            self._checked_parts.add(other)
+        return False
+
+    def _switch_part(self, when: str) -> None:
+        """Continue in a new part with the same features; the old one belongs to compaction."""
+        old = self.name
+        self.lease.release()
+        self._open_part(self._new_name())
+        for name, declared in self._declared.items():
+            self._declared[name] = self._create_arrays(
+                name,
+                declared.dim,
+                str(declared.dtype),
+                declared.provenance,
+                declared.row_chunk,
+            )
+        log.warning(
+            "part %s was replaced by a compaction %s: %d pending trailer(s) go into new part %s",
+            old,
+            when,
+            len(self._pending),
+            self.name,
+        )
 
     def _write_features(self, counts: dict[str, dict[str, int]]) -> None:
         jobs: list[tuple[zarr.Array, int, np.ndarray]] = []
@@ -271,9 +381,13 @@ class StoreWriter:
         ]
 
     def close(self) -> None:
+        """Commit what is pending, then give up the lease (also when the commit fails)."""
         if not self._closed:
-            self.commit()
-            self._closed = True
+            try:
+                self.commit()
+            finally:
+                self._closed = True
+                self.lease.release()
 
     def __enter__(self) -> StoreWriter:
         return self
