@@ -15,13 +15,18 @@ import numpy as np
 
 from cinefeat.fuse.metrics import Evaluation, mean_and_std, precision_recall_points
 
+# DIViTA's muAP/mAP/wAP/sAP are all trapezoid PR-AUCs (richardtml/DIViTA, train.py:
+# `compute_full_metrics` over `pre_rec_auc` = sklearn `auc(recall, precision)`), so only the
+# trapezoid rows carry their names; the step-wise APs are scikit-learn's `average_precision_score`.
 SUMMARY_ORDER = (
-    ("ap_macro", "macro AP (Sulun et al. mAP; DIViTA mAP)"),
-    ("ap_micro", "micro AP (DIViTA muAP)"),
-    ("ap_weighted", "weighted AP (DIViTA wAP)"),
-    ("ap_samples", "samples AP (DIViTA sAP)"),
-    ("pr_auc_trapezoid_macro", "macro PR-AUC, trapezoid (DIViTA's code)"),
-    ("pr_auc_trapezoid_micro", "micro PR-AUC, trapezoid"),
+    ("ap_macro", "macro AP, step-wise (Sulun et al. mAP)"),
+    ("ap_micro", "micro AP, step-wise"),
+    ("ap_weighted", "weighted AP, step-wise"),
+    ("ap_samples", "samples AP, step-wise"),
+    ("pr_auc_trapezoid_micro", "micro PR-AUC, trapezoid (DIViTA muAP)"),
+    ("pr_auc_trapezoid_macro", "macro PR-AUC, trapezoid (DIViTA mAP)"),
+    ("pr_auc_trapezoid_weighted", "weighted PR-AUC, trapezoid (DIViTA wAP)"),
+    ("pr_auc_trapezoid_samples", "samples PR-AUC, trapezoid (DIViTA sAP)"),
     ("precision_macro", "macro precision @0.5 (Sulun et al.)"),
     ("recall_macro", "macro recall @0.5 (Sulun et al.)"),
     ("f1_macro", "macro F1 @0.5"),
