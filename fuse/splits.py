@@ -33,7 +33,7 @@ class SplitError(ValueError):
 def sorted_id_split(ids: Sequence[str], train: float = 0.7, test: float = 0.2) -> Split:
     ordered = sorted(ids)
     # Python's round() (half to even) on a float product, exactly as the released code does
-    n_train, n_test = int(round(len(ordered) * train)), int(round(len(ordered) * test))
+    n_train, n_test = round(len(ordered) * train), round(len(ordered) * test)
     n_val = len(ordered) - n_train - n_test
     return {
         "train": ordered[:n_train],

@@ -93,7 +93,7 @@ def test_sorted_id_split_rounds_like_the_released_code() -> None:
     assert [len(split[s]) for s in ("train", "val", "test")] == [702, 100, 201]
     for n in (10, 11, 17, 999, 26412):
         sizes = [len(v) for v in sorted_id_split([str(i) for i in range(n)]).values()]
-        assert sizes[0] == int(round(n * 0.7)) and sizes[2] == int(round(n * 0.2))
+        assert sizes[0] == round(n * 0.7) and sizes[2] == round(n * 0.2)
         assert sum(sizes) == n
 
 
