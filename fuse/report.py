@@ -6,13 +6,13 @@ curves of the 5 most and 5 least frequent labels, where averages hide most.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import Evaluation, mean_and_std, precision_recall_points
 
 # DIViTA's muAP/mAP/wAP/sAP are all trapezoid PR-AUCs (richardtml/DIViTA, train.py:
@@ -121,7 +121,7 @@ def write_report(
         )
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
     (folder / "report.md").write_text("\n".join(lines))
-    (folder / "metrics.json").write_text(json.dumps(evaluation.to_dict(), indent=2))
+    (folder / "metrics.json").write_text(json_text(evaluation.to_dict()))
     return folder / "report.md"
 
 
@@ -145,7 +145,7 @@ def write_summary(folder: str | Path, runs: dict[str, dict[str, float]]) -> Path
     ]
     (folder / "summary.md").write_text("\n".join(lines) + "\n")
     (folder / "summary.json").write_text(
-        json.dumps(
+        json_text(
             {
                 "runs": runs,
                 "mean": {k: v[0] for k, v in stats.items()},
