@@ -99,6 +99,9 @@ def predict_arrays(
     batch_size: int = 64,
     ids: Sequence[str] | None = None,
 ) -> np.ndarray:
+    names = head.feature_names
+    if all(f in features for f in names) and not any(len(features[f]) for f in names):
+        return np.zeros((0, head.num_labels), np.float32)  # zero trailers: nothing to pad
     return predict_padded(head, pad_for_head(head, features, ids), batch_size)
 
 
