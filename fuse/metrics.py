@@ -43,7 +43,7 @@ def require_finite(y_score: np.ndarray, what: str = "scores") -> np.ndarray:
 
 
 def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true)
+    y_true = require_finite(y_true, "labels")
     y_score = require_finite(y_score)
     if y_true.shape != y_score.shape or y_true.ndim != 2:
         raise MetricInputError(

@@ -135,3 +135,11 @@ def test_non_finite_scores_are_refused_as_scikit_learn_does(bad: float) -> None:
             metric()
         assert str(got.value).startswith(str(expected.value)), (got.value, expected.value)
         assert "(5, 2)" in str(got.value) or "index (5,)" in str(got.value)
+
+
+def test_non_finite_labels_are_refused_too() -> None:
+    y_true, scores = sample(1)
+    y_true = y_true.astype(float)
+    y_true[0, 0] = np.nan  # NaN > 0 is False: it was read silently as a negative
+    with pytest.raises(ValueError, match=r"Input contains NaN\. \(1 of 480 labels"):
+        evaluate(y_true, scores, NAMES)
