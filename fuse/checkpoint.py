@@ -2,8 +2,13 @@
 
 A folder holds `model.safetensors`, `config.json` (head name + config), `labels.json`,
 `features.json` (names, dims, max lengths, averaged features, store provenance) and
-`normalization.safetensors` (per-feature mean/std from the training split). Nothing is unpickled,
-so a folder downloaded from anywhere is safe to load.
+`normalization.safetensors` (per-feature float64 mean/std from the training split). Nothing is
+unpickled, so a folder downloaded from anywhere is safe to load.
+
+A folder that is not whole is refused with an error naming the file, never loaded half-way: a
+deleted `normalization.safetensors` would otherwise predict on unstandardised inputs without a
+word, a truncated weights file would end in a raw traceback, and NaN weights would score every
+label NaN with status ok.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from safetensors.torch import load_file, save_file
 from cinefeat.fuse.heads import HEADS, FeatureSpec, Head
 
 FORMAT_VERSION = 1
-FILES = ("model.safetensors", "config.json", "labels.json", "features.json")
 NORMALIZATION = "normalization.safetensors"
+FILES = ("model.safetensors", "config.json", "labels.json", "features.json", NORMALIZATION)
 
 
 class CheckpointError(ValueError):
@@ -56,8 +61,8 @@ def save_head(head: Head, folder: str | Path) -> Path:
     (folder / "features.json").write_text(json.dumps(features, indent=2, default=str))
     stats: dict[str, torch.Tensor] = {}
     for name, (mean, std) in head.normalization.items():
-        stats[f"{name}.mean"] = mean.detach().cpu().float().contiguous()
-        stats[f"{name}.std"] = std.detach().cpu().float().contiguous()
+        stats[f"{name}.mean"] = mean.detach().cpu().double().contiguous()
+        stats[f"{name}.std"] = std.detach().cpu().double().contiguous()
     save_file(stats, str(folder / NORMALIZATION))
     return folder
 
@@ -65,10 +70,44 @@ def save_head(head: Head, folder: str | Path) -> Path:
 def _read_json(folder: Path, name: str) -> Any:
     try:
         return json.loads((folder / name).read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(
             f"{folder / name} is not valid JSON ({error}); re-save the head"
         ) from error
+
+
+def _read_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    """A safetensors file, or CheckpointError naming it (truncated, not safetensors, NaN)."""
+    try:
+        tensors = load_file(str(folder / name))
+    except Exception as error:  # SafetensorError, OSError: a truncated or foreign file
+        raise CheckpointError(
+            f"{folder / name} is not a readable safetensors file ({error}): the download or copy "
+            "is incomplete; copy the head folder again or retrain"
+        ) from error
+    bad = [key for key, tensor in tensors.items() if not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(
+            f"{folder / name} holds non-finite values in {bad[:3]}"
+            f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}: the head was saved from a "
+            "diverged run; retrain it"
+        )
+    return tensors
+
+
+def _normalization(folder: Path, specs: list[FeatureSpec], provenance: dict[str, Any]):
+    """The per-feature statistics, all or none; none only for a head trained --no-normalize."""
+    stats = _read_tensors(folder, NORMALIZATION)
+    names = [spec.name for spec in specs]
+    present = [n for n in names if f"{n}.mean" in stats and f"{n}.std" in stats]
+    trained_normalized = (provenance.get("data") or {}).get("normalize", True)
+    if (present and present != names) or (not present and trained_normalized and names):
+        missing = [n for n in names if n not in present]
+        raise CheckpointError(
+            f"{folder / NORMALIZATION} has no statistics for features {missing}, which the head "
+            "was trained standardised: copy the head folder again or retrain"
+        )
+    return {n: (stats[f"{n}.mean"], stats[f"{n}.std"]) for n in present}
 
 
 def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
@@ -77,7 +116,7 @@ def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
     if missing:
         raise CheckpointError(
             f"{folder} is not a head folder: missing {missing}. Point to the --out folder of "
-            "`cinefeat train` (it holds model.safetensors, config.json, labels.json, features.json)"
+            f"`cinefeat train` (it holds {', '.join(FILES)})"
         )
     config = _read_json(folder, "config.json")
     name = config.get("head")
@@ -88,18 +127,26 @@ def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
         )
     cls = HEADS[name]
     features_doc = _read_json(folder, "features.json")
-    specs = [FeatureSpec(**spec) for spec in features_doc["features"]]
-    head = cls(
-        cls.config_class.from_dict(config["config"]), specs, _read_json(folder, "labels.json")
-    )
-    state = load_file(str(folder / "model.safetensors"))
-    head.load_state_dict(state, strict=True)
+    try:
+        specs = [FeatureSpec(**spec) for spec in features_doc["features"]]
+        head = cls(
+            cls.config_class.from_dict(config["config"]), specs, _read_json(folder, "labels.json")
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{folder}: config.json / features.json / labels.json do not describe a {name!r} "
+            f"head ({type(error).__name__}: {error}); re-save the head"
+        ) from error
+    state = _read_tensors(folder, "model.safetensors")
+    try:
+        head.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{folder / 'model.safetensors'} does not fit the head config.json describes "
+            f"({str(error).splitlines()[0]}); the files come from different heads"
+        ) from error
     head.provenance = features_doc.get("provenance", {})
-    if (folder / NORMALIZATION).is_file():
-        stats = load_file(str(folder / NORMALIZATION))
-        head.normalization = {
-            spec.name: (stats[f"{spec.name}.mean"], stats[f"{spec.name}.std"])
-            for spec in specs
-            if f"{spec.name}.mean" in stats
-        }
+    head.normalization = _normalization(folder, specs, head.provenance)
     return head.to(device).eval()

@@ -6,7 +6,6 @@ Choices come from the registries (`--head` from `HEADS`); every option maps to a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import click
 import numpy as np
 
 from cinefeat.fuse.heads import HEADS, Head, HeadConfigError
+from cinefeat.fuse.jsonout import json_text
 
 DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
 
@@ -126,7 +126,7 @@ def _options(kwargs: dict[str, Any]):
 
 
 def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
-    click.echo(json.dumps(result, indent=2) if as_json else text)
+    click.echo(json_text(result) if as_json else text)
 
 
 @click.command("train")
@@ -387,6 +387,17 @@ def tune_command(
     "--top-labels", type=int, default=None, help="Stratify on the K most frequent labels."
 )
 @click.option("--duration-filter", is_flag=True, help="Only trailers with inlier durations.")
+@click.option(
+    "--features",
+    default="",
+    help="Only trailers with rows of these features, e.g. clip,audiotag (the ones you will train "
+    "on). Failed trailers and ids without a record are always left out.",
+)
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="With --features: keep trailers that have rows of at least one of them (gated, gmu).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def split_command(
     store_path: str,
@@ -397,16 +408,35 @@ def split_command(
     split_file: str | None,
     top_labels: int | None,
     duration_filter: bool,
+    features: str,
+    partial: bool,
     as_json: bool,
 ) -> None:
-    """Make named train/val/test splits of the labelled trailers and store them."""
+    """Make named train/val/test splits of the labelled trailers and store them.
+
+    Trailers whose extraction failed, labelled ids the store has no record of and (with
+    --features) trailers without rows of those features are left out, and counted on stderr.
+    """
     from cinefeat.fuse import splits as S
+    from cinefeat.fuse.runs import split_list
+    from cinefeat.fuse.store_data import usable_ids
 
     store = _open_store(store_path)
     label_names, labels = store.labels()
     if not labels:
         raise click.ClickException("the store has no labels; add them before splitting")
-    ids = sorted(labels)
+    try:
+        ids, left_out = usable_ids(store, sorted(labels), split_list(features), partial)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    if left_out:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(left_out.items()))
+        click.echo(
+            f"left out {sum(left_out.values())} of {len(labels)} labelled trailers: {reasons}",
+            err=True,
+        )
+    if not ids:
+        raise click.ClickException("no labelled trailer is left to split (see above)")
     try:
         if duration_filter:
             durations = {t: store.record(t).duration_s for t in ids if t in store}

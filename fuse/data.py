@@ -2,8 +2,14 @@
 
 A head's training set is small enough to hold (MovieNet: 18k trailers), so every feature is padded
 once to its max length (the upper-whisker rule or an explicit cap) and batches are index slices:
-the data loader costs a gather per batch, not a Python loop per trailer. Values stay float16 in
-memory and become float32 per batch, after standardisation with the head's statistics.
+the data loader costs a gather per batch, not a Python loop per trailer.
+
+Numbers that cannot lie: float16 is only a storage format. A feature the store holds in float16
+stays float16 in memory (no value can change: it already fits); anything else is held in float32,
+because casting a real value above 65,504 to float16 makes it `inf` and standardisation then turns
+the whole head into NaN. Every batch becomes float32 before the head sees it; the standardisation
+statistics are float64. A non-finite input is an error that names the feature and the trailer
+(`require_finite`), never a NaN head that reports a metric.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ class DataError(ValueError):
     """Feature data that cannot be used as asked; the message names the fix."""
 
 
+class NonFiniteError(DataError):
+    """A NaN or infinite feature value; the message names the feature and the trailer."""
+
+
 def upper_whisker(values: Sequence[float] | np.ndarray) -> float:
     """Q3 + 1.5 IQR, capped at the maximum (the rule for sequence lengths and durations)."""
     array = np.asarray(values, dtype=np.float64)
@@ -32,16 +42,28 @@ def upper_whisker(values: Sequence[float] | np.ndarray) -> float:
     return float(min(q3 + 1.5 * (q3 - q1), array.max()))
 
 
+def storage_dtype(sequences: Sequence[np.ndarray], average: bool = False) -> np.dtype:
+    """float16 when every sequence already is float16 (nothing to lose), else float32.
+
+    Averages are new numbers (float64 means), so they are held in float32 whatever the input.
+    """
+    if not average and all(np.asarray(s).dtype == np.float16 for s in sequences):
+        return np.dtype(np.float16)
+    return np.dtype(np.float32)
+
+
 def pad_sequences(
-    sequences: Sequence[np.ndarray], max_len: int, average: bool = False, dtype=np.float16
+    sequences: Sequence[np.ndarray], max_len: int, average: bool = False, dtype=None
 ) -> tuple[Tensor, Tensor]:
     """List of (n_i, d) arrays -> values (N, L, d) and mask (N, L); L = 1 when averaged.
 
     Longer sequences keep their first `max_len` rows (as the papers do); zero-row sequences are
-    valid and give an all-False mask row.
+    valid and give an all-False mask row. `dtype` defaults to `storage_dtype` (float16 only for
+    float16 input), so the same arrays always give the same padded values, whoever pads them.
     """
     if not sequences:
         raise DataError("no sequences to pad")
+    dtype = storage_dtype(sequences, average) if dtype is None else np.dtype(dtype)
     dim = sequences[0].shape[1]
     length = 1 if average else max(1, int(max_len))
     values = np.zeros((len(sequences), length, dim), dtype=dtype)
@@ -113,13 +135,14 @@ class PaddedFeatures:
             raise DataError(f"{len(unknown)} ids of the split are not loaded, e.g. {unknown[:3]}")
         return self.subset([position[trailer] for trailer in ids])
 
-    def batches(
+    def indexed_batches(
         self,
         batch_size: int,
         shuffle: bool = False,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
-    ) -> Iterator[tuple[dict[str, Tensor], dict[str, Tensor], Tensor]]:
+    ) -> Iterator[tuple[Tensor, dict[str, Tensor], dict[str, Tensor], Tensor]]:
+        """Like `batches`, each batch led by its row indices (to name trailers in errors)."""
         order = (
             torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         )
@@ -127,40 +150,82 @@ class PaddedFeatures:
         for start in range(0, stop, batch_size):
             index = order[start : start + batch_size]
             yield (
+                index,
                 {n: v[index] for n, v in self.values.items()},
                 {n: m[index] for n, m in self.masks.items()},
                 self.labels[index],
             )
 
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+    ) -> Iterator[tuple[dict[str, Tensor], dict[str, Tensor], Tensor]]:
+        for _, inputs, masks, labels in self.indexed_batches(
+            batch_size, shuffle, generator, drop_last
+        ):
+            yield inputs, masks, labels
+
+    def non_finite(self, chunk: int = 256) -> list[tuple[str, str, int, str]]:
+        """(feature, trailer id, count, kind) of every trailer whose real rows hold NaN/inf."""
+        found = []
+        for name, values in self.values.items():
+            for start in range(0, len(self), chunk):
+                block = values[start : start + chunk]
+                real = self.masks[name][start : start + chunk].unsqueeze(-1)
+                bad = ~torch.isfinite(block) & real
+                counts = bad.flatten(1).sum(dim=1)
+                for row in torch.nonzero(counts).flatten().tolist():
+                    kind = "NaN" if torch.isnan(block[row]).any() else "inf"
+                    found.append((name, self.ids[start + row], int(counts[row]), kind))
+        return found
+
+    def require_finite(self, where: str) -> None:
+        """NonFiniteError naming the first bad feature and trailer (and how many there are)."""
+        bad = self.non_finite()
+        if not bad:
+            return
+        name, trailer, count, kind = bad[0]
+        others = f"; {len(bad) - 1} more (feature, trailer) pairs too" if len(bad) > 1 else ""
+        raise NonFiniteError(
+            f"feature {name!r} of trailer {trailer!r} holds {count} non-finite value(s) ({kind})"
+            f"{others}: {where}. Re-extract that trailer, or drop it from the split"
+        )
+
 
 def fit_normalization(data: PaddedFeatures, chunk: int = 256) -> dict[str, tuple[Tensor, Tensor]]:
-    """Per-feature mean and std over the *real* steps of the training split only.
+    """Per-feature float64 mean and std over the *real* steps of the training split only.
 
-    Accumulates float64 sums over chunks of trailers, so memory stays at one chunk (a float64
-    copy of all of MovieNet's CLIP rows alone would be ~9 GB).
+    Two passes of float64 sums over chunks of trailers (mean, then squared deviations), so memory
+    stays at one chunk (a float64 copy of all of MovieNet's CLIP rows alone would be ~9 GB) and
+    large values do not lose the variance to cancellation (sum of squares minus n mean^2).
     """
+    data.require_finite("standardisation statistics cannot be computed from the training split")
     stats = {}
     for name, values in data.values.items():
         dim = values.shape[-1]
-        count, total, squares = (
-            0,
-            torch.zeros(dim, dtype=torch.float64),
-            torch.zeros(dim, dtype=torch.float64),
-        )
+
+        def real_rows(start: int, name: str = name, values: Tensor = values) -> Tensor:
+            return values[start : start + chunk][data.masks[name][start : start + chunk]].double()
+
+        count, total = 0, torch.zeros(dim, dtype=torch.float64)
         for start in range(0, len(data), chunk):
-            real = values[start : start + chunk][data.masks[name][start : start + chunk]].double()
+            real = real_rows(start)
             count += real.shape[0]
             total += real.sum(dim=0)
-            squares += (real * real).sum(dim=0)
         if count < 2:
             raise DataError(
                 f"feature {name!r} has {count} real rows in the training split; "
                 "standardisation needs at least 2 (or train with --no-normalize)"
             )
         mean = total / count
-        variance = ((squares - count * mean * mean) / (count - 1)).clamp(min=0.0)
-        std = variance.sqrt()
-        stats[name] = (mean.float(), torch.where(std > 1e-6, std, 1.0).float())
+        squares = torch.zeros(dim, dtype=torch.float64)
+        for start in range(0, len(data), chunk):
+            squares += ((real_rows(start) - mean) ** 2).sum(dim=0)
+        std = (squares / (count - 1)).sqrt()
+        stats[name] = (mean, torch.where(std > 1e-6, std, 1.0))
     return stats
 
 
@@ -170,14 +235,17 @@ def prepare_inputs(
     normalization: Mapping[str, tuple[Tensor, Tensor]],
     device: torch.device | str,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """float32 on the device, standardised with the head's statistics, padding set to 0."""
+    """float32 on the device, standardised with the head's statistics, padding set to 0.
+
+    The statistics are float64 (fitted so) and applied in float32, the dtype every head computes in.
+    """
     prepared, prepared_masks = {}, {}
     for name, values in inputs.items():
         mask = masks[name].to(device, non_blocking=True)
         x = values.to(device, non_blocking=True).float()
         if name in normalization:
             mean, std = normalization[name]
-            x = (x - mean.to(device)) / std.to(device)
+            x = (x - mean.to(device, torch.float32)) / std.to(device, torch.float32)
         prepared[name] = torch.where(mask.unsqueeze(-1), x, torch.zeros((), device=x.device))
         prepared_masks[name] = mask
     return prepared, prepared_masks

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cinefeat.fuse.data import DataError, pad_sequences, prepare_inputs
+from cinefeat.fuse.data import DataError, prepare_inputs
 from cinefeat.fuse.heads import Head
+from cinefeat.fuse.predict import pad_for_head
 
 EXPLAINABLE = ("single-transformer", "multi-transformer")
 
@@ -105,14 +106,10 @@ def cls_attention(
 
 @torch.no_grad()
 def _padded(head: Head, features: Mapping[str, Sequence[np.ndarray]]):
-    inputs, masks = {}, {}
-    for spec in head.features:
-        rows = [np.asarray(a, dtype=np.float32) for a in features[spec.name]]
-        inputs[spec.name], masks[spec.name] = pad_sequences(
-            rows, spec.max_len, average=spec.averaged, dtype=np.float32
-        )
+    data = pad_for_head(head, features)  # the padding `predict` and `evaluate` use
+    data.require_finite("its attention cannot be explained")
     device = next(head.parameters()).device
-    return prepare_inputs(inputs, masks, head.normalization, device)
+    return prepare_inputs(data.values, data.masks, head.normalization, device)
 
 
 def attention_arrays(

@@ -3,6 +3,10 @@
 Implemented here in numpy (no scikit-learn at run time) and tested against scikit-learn. Labels
 with no positive example in the evaluated set have no defined AP: they are *excluded* from macro
 AP and listed in `excluded_labels`, never silently counted as 0.
+
+Scores must be finite: NaN or infinite scores (a head with NaN weights, an input that overflowed)
+are refused with scikit-learn's own words ("Input contains NaN."), because every ranking metric
+would otherwise return a number that looks fine (all-NaN scores gave ranking loss 0.0000).
 """
 
 from __future__ import annotations
@@ -17,9 +21,30 @@ class MetricInputError(ValueError):
     """Scores and labels that cannot be evaluated together; the message names the fix."""
 
 
-def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true)
+def require_finite(y_score: np.ndarray, what: str = "scores") -> np.ndarray:
+    """`y_score` as float64, or MetricInputError worded as scikit-learn's `check_array` words it
+    (sklearn/utils/validation.py, `_assert_all_finite`: "Input contains NaN." / "Input contains
+    infinity or a value too large for dtype('float64')."), with where the first bad value is."""
     y_score = np.asarray(y_score, dtype=np.float64)
+    finite = np.isfinite(y_score)
+    if finite.all():
+        return y_score
+    bad = np.argwhere(~finite)
+    first = tuple(int(i) for i in bad[0])
+    if np.isnan(y_score).any():
+        text = "Input contains NaN."
+    else:
+        text = "Input contains infinity or a value too large for dtype('float64')."
+    raise MetricInputError(
+        f"{text} ({len(bad)} of {y_score.size} {what} are not finite, the first at index "
+        f"{first}): the head or its inputs produced non-finite values; check the features for "
+        "NaN/inf and retrain"
+    )
+
+
+def _check(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = require_finite(y_true, "labels")
+    y_score = require_finite(y_score)
     if y_true.shape != y_score.shape or y_true.ndim != 2:
         raise MetricInputError(
             f"labels {y_true.shape} and scores {y_score.shape} must be the same (N, C) shape"
@@ -45,6 +70,7 @@ def precision_recall_points(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np
 
 def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Step-wise AP = sum_k (R_k - R_{k-1}) P_k (as scikit-learn); NaN without a positive."""
+    y_score = require_finite(y_score)
     if y_true.sum() == 0:
         return float("nan")
     precision, recall, _ = precision_recall_points(y_true, y_score)
@@ -54,8 +80,13 @@ def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float:
 def trapezoidal_pr_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Area under the PR curve by the trapezoid rule, the variant DIViTA's code computes.
 
-    Includes scikit-learn's end point (recall 0, precision 1); it is optimistic compared with AP.
+    DIViTA's `pre_rec_auc` is `auc(recall, precision)` over scikit-learn's
+    `precision_recall_curve` (richardtml/DIViTA, train.py), which includes the end point
+    (recall 0, precision 1). It is neither an upper nor a lower bound of step-wise AP: linear
+    interpolation between PR points can lie above or below the steps (y = [0, 1], s = [0.9, 0.1]
+    gives AP 0.5 and trapezoid 0.25).
     """
+    y_score = require_finite(y_score)
     if y_true.sum() == 0:
         return float("nan")
     precision, recall, _ = precision_recall_points(y_true, y_score)
@@ -157,7 +188,9 @@ def evaluate(
         [trapezoidal_pr_auc(y_true[:, c], y_score[:, c]) for c in range(y_true.shape[1])]
     )
     with_positive = y_true.sum(axis=1) > 0
-    sample_ap = [average_precision(y_true[i], y_score[i]) for i in np.nonzero(with_positive)[0]]
+    rows = np.nonzero(with_positive)[0]
+    sample_ap = [average_precision(y_true[i], y_score[i]) for i in rows]
+    sample_trapezoid = [trapezoidal_pr_auc(y_true[i], y_score[i]) for i in rows]
     weights = support[defined] / support[defined].sum() if defined.any() else np.array([])
     summary = {
         "ap_macro": float(ap[defined].mean()) if defined.any() else float("nan"),
@@ -166,6 +199,12 @@ def evaluate(
         "ap_samples": float(np.mean(sample_ap)) if sample_ap else float("nan"),
         "pr_auc_trapezoid_macro": float(np.nanmean(trapezoid)) if defined.any() else float("nan"),
         "pr_auc_trapezoid_micro": trapezoidal_pr_auc(y_true.ravel(), y_score.ravel()),
+        "pr_auc_trapezoid_weighted": (
+            float((trapezoid[defined] * weights).sum()) if defined.any() else float("nan")
+        ),
+        "pr_auc_trapezoid_samples": (
+            float(np.mean(sample_trapezoid)) if sample_trapezoid else float("nan")
+        ),
         "ranking_loss": ranking_loss(y_true, y_score),
         **threshold_scores(y_true, (y_score >= threshold).astype(np.int64)),
     }

@@ -30,12 +30,28 @@ class MultiLabelTable:
     label_names: list[str]
 
 
-_ATTRIBUTE = re.compile(r"@attribute\s+('[^']*'|\"[^\"]*\"|\S+)\s+(.+)", re.IGNORECASE)
+# A quoted name may hold backslash escapes, e.g. MULAN birds' `'Swainson\'s Thrush'`; the escapes
+# are Weka's (\\ \' \" \% \t \n \r \b \f), as liac-arff decodes them (renatopp/liac-arff,
+# arff.py: `_ESCAPE_SUB_MAP`, `_unquote`).
+_QUOTED = r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\""
+_ATTRIBUTE = re.compile(rf"@attribute\s+({_QUOTED}|[^\s'\"]\S*)\s+(.+)", re.IGNORECASE)
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f"}
+_XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
+
+
+def _unquote(name: str) -> str:
+    """An attribute name as written -> the name (quotes removed, escapes decoded)."""
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), name[1:-1])
+    return name
 
 
 def label_names_from_xml(path: str | Path) -> list[str]:
-    """Label names of a MULAN header file, in file order (a regex: no XML entity expansion)."""
-    return re.findall(r'<label\s+name="([^"]+)"', Path(path).read_text())
+    """Label names of a MULAN header file, in file order (a regex: no DTD, no external entities)."""
+    names = re.findall(r'<label\s+name="([^"]+)"', Path(path).read_text())
+    # the five predefined XML entities only (Swainson&apos;s); nothing else is expanded
+    entity = re.compile("|".join(map(re.escape, _XML_ENTITIES)))
+    return [entity.sub(lambda m: _XML_ENTITIES[m.group()], name) for name in names]
 
 
 def read_arff(path: str | Path, label_names: list[str]) -> MultiLabelTable:
@@ -49,7 +65,9 @@ def read_arff(path: str | Path, label_names: list[str]) -> MultiLabelTable:
         if not in_data:
             match = _ATTRIBUTE.match(line)
             if match:
-                attributes.append(match.group(1).strip("'\""))
+                attributes.append(_unquote(match.group(1)))
+            elif line.lower().startswith("@attribute"):
+                raise ArffError(f"{path}:{number}: cannot read attribute declaration {line!r}")
             elif line.lower().startswith("@data"):
                 in_data = True
             continue

@@ -2,7 +2,9 @@
 
 `predict_arrays(head, {"clip": [array (n_i, 512), ...], ...})` pads each feature to the head's
 max length, averages the features the head was trained averaged, standardises with the head's
-statistics and returns probabilities (N, C) — no store, no training code involved.
+statistics and returns probabilities (N, C) — no store, no training code involved. It runs the
+very path `evaluate` runs on store rows (`pad_for_head` -> `predict_padded`), so both see the
+same inputs.
 
 Before predicting on features from elsewhere, `check_feature_provenance(head, {name:
 provenance})` refuses features made by another extractor or configuration than the head's training
@@ -16,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from cinefeat.fuse.data import DataError, pad_sequences, prepare_inputs
+from cinefeat.fuse.data import DataError, PaddedFeatures, prepare_inputs
 from cinefeat.fuse.heads import Head
 from cinefeat.fuse.provenance import (  # noqa: F401  (re-exported for `cinefeat predict`)
     ProvenanceMismatchError,
@@ -24,10 +26,14 @@ from cinefeat.fuse.provenance import (  # noqa: F401  (re-exported for `cinefeat
 )
 
 
-@torch.no_grad()
-def predict_arrays(
-    head: Head, features: Mapping[str, Sequence[np.ndarray]], batch_size: int = 64
-) -> np.ndarray:
+def pad_for_head(
+    head: Head, features: Mapping[str, Sequence[np.ndarray]], ids: Sequence[str] | None = None
+) -> PaddedFeatures:
+    """Arrays of N trailers -> the head's `PaddedFeatures` (its max lengths and averaging).
+
+    The same padding (`pad_sequences`, in the arrays' own storage dtype) that `cinefeat evaluate`
+    applies to store rows, so a trailer's rows give the same probabilities either way.
+    """
     missing = [f for f in head.feature_names if f not in features]
     if missing:
         raise DataError(f"head needs features {head.feature_names}; missing {missing}")
@@ -44,22 +50,59 @@ def predict_arrays(
                 f"was trained on {spec.dim}-d rows), got shapes {wrong[:3]}: extract it with "
                 "the extractor recorded in the head's features.json"
             )
+    names = [str(i) for i in ids] if ids is not None else [f"#{i}" for i in range(count)]
+    if len(names) != count:
+        raise DataError(f"{len(names)} ids for {count} trailers")
+    sequences = {spec.name: [np.asarray(a) for a in features[spec.name]] for spec in head.features}
+    return PaddedFeatures.from_sequences(
+        sequences,
+        np.zeros((count, head.num_labels), dtype=np.float32),
+        names,
+        {spec.name: spec.max_len for spec in head.features},
+        [spec.name for spec in head.features if spec.averaged],
+    )
+
+
+@torch.no_grad()
+def predict_padded(head: Head, data: PaddedFeatures, batch_size: int = 64) -> np.ndarray:
+    """Probabilities (N, C) of `head` on `data`, in eval mode, with the head's standardisation.
+
+    The one scoring path of `train` (validation), `tune`, `evaluate` and `predict`. Non-finite
+    inputs or probabilities are errors naming the trailer: a NaN must never reach a metric or a
+    JSON answer as if it were a score.
+    """
+    data.require_finite("the head cannot score it")
     device = next(head.parameters()).device
+    was_training = head.training
     head.eval()
     outputs = []
-    for start in range(0, count, batch_size):
-        inputs, masks = {}, {}
-        for spec in head.features:
-            rows = [
-                np.asarray(a, dtype=np.float32)
-                for a in features[spec.name][start : start + batch_size]
-            ]
-            inputs[spec.name], masks[spec.name] = pad_sequences(
-                rows, spec.max_len, average=spec.averaged, dtype=np.float32
-            )
-        inputs, masks = prepare_inputs(inputs, masks, head.normalization, device)
-        outputs.append(head.predict_proba(inputs, masks).float().cpu().numpy())
-    return np.concatenate(outputs) if outputs else np.zeros((0, head.num_labels), np.float32)
+    try:
+        for inputs, masks, _ in data.batches(batch_size):
+            inputs, masks = prepare_inputs(inputs, masks, head.normalization, device)
+            outputs.append(head.predict_proba(inputs, masks).float().cpu())
+    finally:
+        head.train(was_training)
+    scores = torch.cat(outputs).numpy() if outputs else np.zeros((0, head.num_labels), np.float32)
+    bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+    if len(bad):
+        raise DataError(
+            f"head {head.name!r} gave non-finite probabilities for {len(bad)} of {len(scores)} "
+            f"trailers, e.g. {data.ids[bad[0]]!r}, from finite inputs: its weights or "
+            "normalisation statistics are not finite; retrain the head"
+        )
+    return scores
+
+
+def predict_arrays(
+    head: Head,
+    features: Mapping[str, Sequence[np.ndarray]],
+    batch_size: int = 64,
+    ids: Sequence[str] | None = None,
+) -> np.ndarray:
+    names = head.feature_names
+    if all(f in features for f in names) and not any(len(features[f]) for f in names):
+        return np.zeros((0, head.num_labels), np.float32)  # zero trailers: nothing to pad
+    return predict_padded(head, pad_for_head(head, features, ids), batch_size)
 
 
 def top_labels(head: Head, probabilities: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:

@@ -6,22 +6,27 @@ curves of the 5 most and 5 least frequent labels, where averages hide most.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import Evaluation, mean_and_std, precision_recall_points
 
+# DIViTA's muAP/mAP/wAP/sAP are all trapezoid PR-AUCs (richardtml/DIViTA, train.py:
+# `compute_full_metrics` over `pre_rec_auc` = sklearn `auc(recall, precision)`), so only the
+# trapezoid rows carry their names; the step-wise APs are scikit-learn's `average_precision_score`.
 SUMMARY_ORDER = (
-    ("ap_macro", "macro AP (Sulun et al. mAP; DIViTA mAP)"),
-    ("ap_micro", "micro AP (DIViTA muAP)"),
-    ("ap_weighted", "weighted AP (DIViTA wAP)"),
-    ("ap_samples", "samples AP (DIViTA sAP)"),
-    ("pr_auc_trapezoid_macro", "macro PR-AUC, trapezoid (DIViTA's code)"),
-    ("pr_auc_trapezoid_micro", "micro PR-AUC, trapezoid"),
+    ("ap_macro", "macro AP, step-wise (Sulun et al. mAP)"),
+    ("ap_micro", "micro AP, step-wise"),
+    ("ap_weighted", "weighted AP, step-wise"),
+    ("ap_samples", "samples AP, step-wise"),
+    ("pr_auc_trapezoid_micro", "micro PR-AUC, trapezoid (DIViTA muAP)"),
+    ("pr_auc_trapezoid_macro", "macro PR-AUC, trapezoid (DIViTA mAP)"),
+    ("pr_auc_trapezoid_weighted", "weighted PR-AUC, trapezoid (DIViTA wAP)"),
+    ("pr_auc_trapezoid_samples", "samples PR-AUC, trapezoid (DIViTA sAP)"),
     ("precision_macro", "macro precision @0.5 (Sulun et al.)"),
     ("recall_macro", "macro recall @0.5 (Sulun et al.)"),
     ("f1_macro", "macro F1 @0.5"),
@@ -116,7 +121,7 @@ def write_report(
         )
     lines += [""] + [f"![{p}]({p})" for p in plots] + [""]
     (folder / "report.md").write_text("\n".join(lines))
-    (folder / "metrics.json").write_text(json.dumps(evaluation.to_dict(), indent=2))
+    (folder / "metrics.json").write_text(json_text(evaluation.to_dict()))
     return folder / "report.md"
 
 
@@ -140,7 +145,7 @@ def write_summary(folder: str | Path, runs: dict[str, dict[str, float]]) -> Path
     ]
     (folder / "summary.md").write_text("\n".join(lines) + "\n")
     (folder / "summary.json").write_text(
-        json.dumps(
+        json_text(
             {
                 "runs": runs,
                 "mean": {k: v[0] for k, v in stats.items()},

@@ -1,7 +1,10 @@
 """Named train/val/test splits and the label/duration filters applied before splitting.
 
-- `sorted-id`: sort the ids and cut 70/10/20 (MovieNet, Sulun et al.): train = floor(0.7 N),
-  test = floor(0.2 N), val = the rest; on MovieNet's 26,412 trailers that is 18,488 / 2,642 / 5,282.
+- `sorted-id`: sort the ids and cut 70/10/20 (MovieNet, Sulun et al.): train = round(0.7 N),
+  test = round(0.2 N), val = the rest, rounded as their code rounds (serkansulun/
+  movie-genre-classification, classification/src/dataset.py: `int(round(len * ratio))` for the
+  train and the test index); on MovieNet's 26,412 trailers that is 18,488 / 2,642 / 5,282, on
+  1,003 it is 702 / 100 / 201 (flooring would give 702 / 101 / 200).
 - `stratified`: iterative stratification for multi-label data (Sechidis et al.), through the
   maintained `iterative-stratification` package: 70/10/20 for each seed (Trailers12k uses three),
   or k folds where fold i is the test set and fold i+1 the validation set.
@@ -29,7 +32,8 @@ class SplitError(ValueError):
 
 def sorted_id_split(ids: Sequence[str], train: float = 0.7, test: float = 0.2) -> Split:
     ordered = sorted(ids)
-    n_train, n_test = int(len(ordered) * train), int(len(ordered) * test)
+    # Python's round() (half to even) on a float product, exactly as the released code does
+    n_train, n_test = round(len(ordered) * train), round(len(ordered) * test)
     n_val = len(ordered) - n_train - n_test
     return {
         "train": ordered[:n_train],
@@ -134,10 +138,15 @@ def check_split(split: Mapping[str, Sequence[str]]) -> None:
 
 
 def top_labels(label_names: Sequence[str], labels: np.ndarray, count: int) -> list[int]:
-    """Indices of the `count` most frequent labels (ties by name, for a stable order)."""
-    frequency = labels.sum(axis=0)
+    """Indices of the `count` most frequent labels (ties by name, for a stable order).
+
+    Counts in int64: store labels are uint8, whose column sums are unsigned (uint64), and the
+    negation of an unsigned 0 is 0 while that of 3 wraps to a huge number, so a label with no
+    positive would sort first. Labels with no positive at all are never kept.
+    """
+    frequency = np.asarray(labels).astype(np.int64).sum(axis=0)
     order = sorted(range(len(label_names)), key=lambda c: (-frequency[c], label_names[c]))
-    return sorted(order[:count])
+    return sorted(c for c in order[:count] if frequency[c] > 0)
 
 
 def duration_inliers(durations: Mapping[str, float]) -> tuple[list[str], tuple[float, float]]:

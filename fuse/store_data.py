@@ -34,6 +34,42 @@ class StoreSelection:
     split_name: str | None = None  # the stored split used (None with a split file)
 
 
+def usable_ids(
+    store: Any, ids: Sequence[str], features: Sequence[str] = (), partial: bool = False
+) -> tuple[list[str], dict[str, int]]:
+    """The labelled ids a split may hold, and how many were left out for each reason.
+
+    Left out: ids with no committed record (labelled but never extracted), trailers whose record
+    is failed (zero-byte or text files: they would train as empty inputs), and ids without rows of
+    the features asked for (with `partial`, only ids without rows of *any* of them: heads such as
+    `gated` are built for trailers that lack one modality).
+    """
+    unknown = [f for f in features if f not in store.features()]
+    if unknown:
+        raise DataError(f"features {unknown} are not in the store (it has {store.features()})")
+    failed = set(store.ids(status="failed"))
+    recorded = set(store.ids())
+    rows = {f: {t for t, n in store.lengths(f).items() if n > 0} for f in features}
+    kept, left_out = [], {}
+
+    def leave(reason: str) -> None:
+        left_out[reason] = left_out.get(reason, 0) + 1
+
+    for trailer in ids:
+        if trailer not in recorded:
+            leave("no record in the store")
+        elif trailer in failed:
+            leave("extraction failed")
+        elif features and not partial and any(trailer not in rows[f] for f in features):
+            missing = [f for f in features if trailer not in rows[f]]
+            leave(f"no {'/'.join(missing)} rows")
+        elif features and partial and all(trailer not in rows[f] for f in features):
+            leave(f"no rows of {'/'.join(features)}")
+        else:
+            kept.append(trailer)
+    return kept, left_out
+
+
 def parse_max_len(text: str | None) -> dict[str, int] | str:
     """`--max-len whisker` (default) or `--max-len clip=216,ocr=64`."""
     if text is None or text == "whisker":

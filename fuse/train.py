@@ -5,6 +5,11 @@ BCE-with-logits with a positive-label weight of 0.25 (it matched MovieNet's prec
 balance), early stopping on validation macro AP. On CUDA the forward runs under fp16 autocast
 with a gradient scaler; on CPU the same seed gives the same metrics.
 
+Training never reports a number it did not compute: a NaN/inf input stops the run before the
+first step, a non-finite loss or gradient stops it at that step, each with an error naming the
+feature (where one is to blame), the trailers of the batch and the epoch. `history.json` is
+valid JSON (undefined metrics are null).
+
 Layout of `out_dir`: the best head (a `from_pretrained` folder) at the top, `history.json`, and
 `checkpoints/last/` (+ `trainer_state.pt`) after every epoch for `--resume`.
 """
@@ -23,9 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from cinefeat.fuse.data import PaddedFeatures, prefetch, prepare_inputs
+from cinefeat.fuse.data import DataError, PaddedFeatures, prefetch, prepare_inputs
 from cinefeat.fuse.heads import Head
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import macro_ap
+from cinefeat.fuse.predict import predict_padded
 from cinefeat.store.console import progress
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,10 @@ STATE_FILE = "trainer_state.pt"
 
 class TrainingError(ValueError):
     """A training run that cannot start or resume; the message names the fix."""
+
+
+class NonFiniteTrainingError(TrainingError):
+    """A NaN/inf input, loss or gradient; the message names the feature, trailers and epoch."""
 
 
 @dataclass
@@ -76,18 +87,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
 def predict_proba(head: Head, data: PaddedFeatures, batch_size: int = 64) -> np.ndarray:
-    """Probabilities (N, C) of `head` on `data`, in eval mode, with the head's standardisation."""
-    device = next(head.parameters()).device
-    was_training = head.training
-    head.eval()
-    outputs = []
-    for inputs, masks, _ in data.batches(batch_size):
-        inputs, masks = prepare_inputs(inputs, masks, head.normalization, device)
-        outputs.append(head.predict_proba(inputs, masks).float().cpu())
-    head.train(was_training)
-    return torch.cat(outputs).numpy() if outputs else np.zeros((0, head.num_labels))
+    """Probabilities (N, C) of `head` on `data`: `cinefeat.fuse.predict.predict_padded`, the one
+    scoring path shared with `evaluate` and `predict`."""
+    return predict_padded(head, data, batch_size)
 
 
 def _optimizer(head: Head, config: TrainConfig) -> torch.optim.Optimizer:
@@ -129,16 +132,48 @@ class Trainer:
         self.step_seconds = 0.0
 
     # --- one epoch ------------------------------------------------------------------------
-    def _train_epoch(self, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> float:
+    def _batch_ids(self, index: torch.Tensor, limit: int = 3) -> str:
+        ids = [self.train_data.ids[i] for i in index.tolist()]
+        more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+        return ", ".join(repr(t) for t in ids[:limit]) + more
+
+    def _non_finite_step(
+        self, what: str, epoch: int, stage: str, index: torch.Tensor, inputs: dict[str, Any]
+    ) -> NonFiniteTrainingError:
+        """The error for a non-finite loss or gradient, blaming an input feature if one is."""
+        for name, x in inputs.items():
+            rows = torch.nonzero(~torch.isfinite(x.flatten(1)).all(dim=1)).flatten().tolist()
+            if rows:
+                trailer = self.train_data.ids[int(index[rows[0]])]
+                return NonFiniteTrainingError(
+                    f"{what} is not finite at epoch {epoch} ({stage}): standardised feature "
+                    f"{name!r} of trailer {trailer!r} is not finite (its values overflow float32 "
+                    "after standardisation); check that feature's rows"
+                )
+        return NonFiniteTrainingError(
+            f"{what} is not finite at epoch {epoch} ({stage}) on the batch of trailers "
+            f"{self._batch_ids(index)}, from finite inputs: lower --lr, keep --clip-norm, or "
+            "check the labels of those trailers"
+        )
+
+    def _train_epoch(
+        self,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        epoch: int = 0,
+        stage: str = "train",
+    ) -> float:
         head = self.head
         head.train()
         total, batches = 0.0, 0
         stream = prefetch(
-            self.train_data.batches(self.config.batch_size, shuffle=True, generator=self.generator),
+            self.train_data.indexed_batches(
+                self.config.batch_size, shuffle=True, generator=self.generator
+            ),
             pin=self.device.type == "cuda",
         )
         clock = time.perf_counter()
-        for inputs, masks, labels in stream:
+        for index, inputs, masks, labels in stream:
             # the data loader's share: time this step waited for the next host batch
             data_done = time.perf_counter()
             inputs, masks = prepare_inputs(inputs, masks, head.normalization, self.device)
@@ -147,12 +182,20 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                 loss = head.loss(inputs, masks, labels, self.criterion)
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                raise self._non_finite_step("the loss", epoch, stage, index, inputs)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(head.parameters(), self.config.clip_norm)
+            norm = nn.utils.clip_grad_norm_(head.parameters(), self.config.clip_norm)
+            # under fp16 autocast an overflowing gradient is expected now and then: the scaler
+            # skips that step and halves its scale (from 2^16); in float32, or once the scale
+            # has fallen below 1 (16+ overflows in a row), it is an error
+            if not torch.isfinite(norm) and (not self.amp or scaler.get_scale() < 1.0):
+                raise self._non_finite_step("the gradient", epoch, stage, index, inputs)
             scaler.step(optimizer)
             scaler.update()
-            total += float(loss.detach())
+            total += value
             batches += 1
             now = time.perf_counter()
             self.data_seconds += data_done - clock
@@ -160,7 +203,7 @@ class Trainer:
             clock = now
         return total / max(batches, 1)
 
-    def _validate(self) -> tuple[float, float]:
+    def _validate(self, epoch: int = 0, stage: str = "train") -> tuple[float, float]:
         """(macro AP, binary cross-entropy) on the validation split; NaNs without one.
 
         The loss breaks ties of AP: on a small validation split AP saturates (often at 1.0) after
@@ -168,7 +211,12 @@ class Trainer:
         """
         if self.val_data is None or len(self.val_data) == 0:
             return float("nan"), float("nan")
-        scores = predict_proba(self.head, self.val_data, max(self.config.batch_size, 64))
+        try:
+            scores = predict_proba(self.head, self.val_data, max(self.config.batch_size, 64))
+        except DataError as error:
+            raise NonFiniteTrainingError(
+                f"validation after epoch {epoch} ({stage}) failed: {error}"
+            ) from error
         labels = self.val_data.labels.numpy()
         p = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
         loss = float(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)).mean())
@@ -188,7 +236,7 @@ class Trainer:
             "stage_best": self._stage_best,
             "stage_best_loss": self._stage_best_loss,
             "best_epoch": json.dumps(self.best_epoch),
-            "history": json.dumps(self.history),
+            "history": json.dumps(self.history),  # internal state, read back by json.loads
             "optimizer": optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),  # dropout masks: needed for an exact resume
@@ -211,6 +259,12 @@ class Trainer:
 
     # --- the run --------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
+        for name, data in (("training", self.train_data), ("validation", self.val_data)):
+            if data is not None:
+                try:
+                    data.require_finite(f"training stopped before epoch 0 ({name} split)")
+                except DataError as error:
+                    raise NonFiniteTrainingError(str(error)) from error
         seed_everything(self.config.seed)
         head = self.head.to(self.device)
         state = self._load_state() if resume else None
@@ -237,8 +291,8 @@ class Trainer:
                     first_epoch = self.config.epochs  # that stage had already stopped early
             bar = progress(range(first_epoch, self.config.epochs), desc=f"{head.name}:{stage}")
             for epoch in bar:
-                loss = self._train_epoch(optimizer, scaler)
-                val_ap, val_loss = self._validate()
+                loss = self._train_epoch(optimizer, scaler, epoch, stage)
+                val_ap, val_loss = self._validate(epoch, stage)
                 improved = (
                     np.isnan(val_ap)
                     or val_ap > self._stage_best
@@ -280,7 +334,7 @@ class Trainer:
                 "best_epoch": self.best_epoch,
                 "history": self.history,
             }
-            (self.out_dir / "history.json").write_text(json.dumps(summary, indent=2))
+            (self.out_dir / "history.json").write_text(json_text(summary))
         return TrainResult(self.best_val_ap, dict(self.best_epoch), list(self.history))
 
 

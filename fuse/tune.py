@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.runs import DataOptions, LoadedSplit, train_head
 from cinefeat.fuse.train import TrainConfig
 
@@ -64,12 +65,18 @@ def run_grid(
             store, data, options, head_name, {**head_options, **head_changes}, config, run_dir
         )
         results.append({"run": run_dir.name, "params": combo, "val_ap_macro": result.best_val_ap})
-    best = max(results, key=lambda r: r["val_ap_macro"])
+    finite = [r for r in results if math.isfinite(r["val_ap_macro"])]
+    if not finite:
+        raise ValueError(
+            "no run of the grid has a finite validation macro AP (no validation split, or no "
+            "positive label in it): tune needs a validation split to choose by"
+        )
+    best = max(finite, key=lambda r: r["val_ap_macro"])
     if (out_dir / "best").exists():
         shutil.rmtree(out_dir / "best")
     shutil.copytree(
         out_dir / best["run"], out_dir / "best", ignore=shutil.ignore_patterns("checkpoints")
     )
     summary = {"head": head_name, "grid": grid, "results": results, "best": best}
-    (out_dir / "tune.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / "tune.json").write_text(json_text(summary))
     return summary

@@ -9,6 +9,7 @@ from typing import Any
 import click
 import numpy as np
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.similarity.search import SimilarityError
 from cinefeat.fuse.similarity.suggest import DEFAULT_THRESHOLD, format_suggestions, suggest_labels
 
@@ -109,7 +110,7 @@ def similar_command(
         raise click.ClickException(str(error)) from error
     if as_json:
         rows = [{"id": n.id, "similarity": n.similarity} for n in neighbours]
-        click.echo(json.dumps({"query": trailer_id, "feature": feature, "neighbours": rows}))
+        click.echo(json_text({"query": trailer_id, "feature": feature, "neighbours": rows}, None))
         return
     for n in neighbours:
         click.echo(f"{n.similarity:.4f}\t{n.id}")
@@ -148,7 +149,7 @@ def suggest_command(
     truth = np.stack([labels[t][columns] for t in ids]) if ids else np.zeros((0, len(columns)))
     found = suggest_labels(ids, probabilities, truth, head.label_names, threshold)
     if as_json:
-        click.echo(json.dumps([s.to_dict() for s in found], indent=2))
+        click.echo(json_text([s.to_dict() for s in found]))
     else:
         click.echo(format_suggestions(found))
 
@@ -202,7 +203,7 @@ def similarity_tune_command(
     targets = np.stack([labels[t] for t in ids])
     report = similarity_report(before, after, targets, names, out_dir, primary)  # type: ignore[arg-type]
     report["nt_xent_per_epoch"] = history
-    (Path(out_dir) / "similarity_report.json").write_text(json.dumps(report, indent=2))
+    (Path(out_dir) / "similarity_report.json").write_text(json_text(report))
     click.echo(
         f"silhouette (cosine, primary label) {report['silhouette_before']:.3f} -> "
         f"{report['silhouette_after']:.3f}; head and map_after.png in {out_dir}"

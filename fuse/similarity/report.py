@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 
+from cinefeat.fuse.jsonout import json_text
+
 Primary = Literal["rarest", "most-frequent"]
 
 
@@ -102,7 +104,6 @@ def similarity_report(
     max_map_points: int = 5000,
 ) -> dict:
     """Silhouette before/after and `map_after.png` (t-SNE of the fine-tuned embedding)."""
-    import json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,5 +125,5 @@ def similarity_report(
         "trailers": len(labelled),
         "map": "map_after.png",
     }
-    (out / "similarity_report.json").write_text(json.dumps(report, indent=2))
+    (out / "similarity_report.json").write_text(json_text(report))
     return report

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.similarity.cli import open_store
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
 
@@ -124,7 +125,10 @@ def zeroshot_train_command(
         uniform=uniform,  # type: ignore[arg-type]  (click.Choice guarantees mean|sum)
     )
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device)
-    trained = train_zero_shot(data, split, embeddings, config, train_config)
+    try:
+        trained = train_zero_shot(data, split, embeddings, config, train_config)
+    except ValueError as error:  # too few trailers, non-finite features: a message, no traceback
+        raise click.ClickException(str(error)) from error
     feature_record = {
         f: {
             "dim": data.feature_dims[f],
@@ -144,7 +148,7 @@ def zeroshot_train_command(
         "train_config": asdict(train_config),
         "history": trained.history,
     }
-    (out / SPLIT_FILE).write_text(json.dumps(split_record, indent=2))
+    (out / SPLIT_FILE).write_text(json_text(split_record))
     click.echo(
         f"zero-shot head in {out} (threshold M={trained.threshold:.3f}, best epoch "
         f"{trained.best_epoch}); unseen test labels: {', '.join(split.labels['test'])}"
@@ -222,7 +226,7 @@ def zeroshot_eval_command(
         "dropped_trailers": split["dropped"],
         "methods": methods,
     }
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    click.echo(json_text(report) if as_json else format_report(report))
 
 
 COMMANDS: list[click.Command] = [zeroshot_train_command, zeroshot_eval_command]

@@ -87,6 +87,16 @@ def zero_shot_split(
     }
     n_roles = sum(mask.astype(np.int64) for mask in in_role.values())
     trailers = {role: np.flatnonzero(in_role[role] & (n_roles == 1)) for role in ROLES}
+    empty = [role for role in ROLES if len(trailers[role]) == 0]
+    if empty:
+        # an empty fold used to reach training or evaluation and end in a traceback there
+        detail = "; ".join(f"{role} labels {roles[role]}" for role in empty)
+        raise FoldError(
+            f"rotation {rotation} leaves no trailer for the {' and '.join(empty)} fold(s) "
+            f"({detail}): no trailer carries only labels of that fold "
+            f"({int((n_roles > 1).sum())} straddle folds, {int((n_roles == 0).sum())} have no "
+            "label). Use more trailers, fewer or broader labels, or another --rotation"
+        )
     return ZeroShotSplit(
         labels={role: list(labels) for role, labels in roles.items()},
         trailers=trailers,

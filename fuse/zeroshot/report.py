@@ -7,11 +7,11 @@ macro F1 at the threshold chosen on validation labels, mean AP, and AP per unsee
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
 
+from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.zeroshot.data import SequenceTensors
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
@@ -101,6 +101,6 @@ def save_report(report: dict, out_dir: str | Path) -> Path:
     """report.json (machine-readable) and report.md (the tables) in out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / "report.json").write_text(json_text(report, default=float))
     (out / "report.md").write_text(format_report(report) + "\n")
     return out

@@ -8,6 +8,7 @@ import torch
 
 from cinefeat.fuse.data import (
     DataError,
+    NonFiniteError,
     PaddedFeatures,
     fit_normalization,
     pad_sequences,
@@ -99,5 +100,49 @@ def test_chunked_statistics_equal_the_direct_ones() -> None:
     )
     mean, std = fit_normalization(data, chunk=7)["f"]
     real = data.values["f"][data.masks["f"]].double()
-    torch.testing.assert_close(mean, real.mean(0).float())
-    torch.testing.assert_close(std, real.std(0).float())
+    assert mean.dtype == std.dtype == torch.float64  # statistics in float64
+    torch.testing.assert_close(mean, real.mean(0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(std, real.std(0), rtol=1e-12, atol=1e-12)
+
+
+def test_float32_features_above_the_float16_range_stay_finite() -> None:
+    """One real benchmark feature reaches 103,512: float16 padding made it inf, then every
+    standardised value NaN. float16 is kept only for data that already is float16."""
+    rows = [np.array([[103_512.0, 1.0], [2.0, 3.0]], dtype=np.float32), np.ones((1, 2), np.float32)]
+    values, _ = pad_sequences(rows, max_len=2)
+    assert values.dtype == torch.float32 and values[0, 0, 0].item() == 103_512.0
+    halves = [r.astype(np.float16) for r in (np.ones((2, 2)), np.zeros((1, 2)))]
+    assert pad_sequences(halves, max_len=2)[0].dtype == torch.float16  # storage stays compact
+    assert pad_sequences(halves, max_len=2, average=True)[0].dtype == torch.float32
+    data = PaddedFeatures.from_sequences({"f": rows}, np.zeros((2, 1)), ["a", "b"], {"f": 2})
+    mean, std = fit_normalization(data)["f"]
+    assert torch.isfinite(mean).all() and torch.isfinite(std).all()
+    assert mean[0].item() == pytest.approx((103_512.0 + 2.0 + 1.0) / 3)
+
+
+def test_statistics_of_large_values_keep_their_variance() -> None:
+    """Sum of squares minus n mean^2 cancels (51.37 for 52.43) for float32 values around 1e9
+    with a spread of 64 (the float32 spacing there)."""
+    base = np.float64(1e9)
+    rows = [np.array([[base + d]], dtype=np.float32) for d in (-64.0, 0.0, 64.0)] * 50
+    data = PaddedFeatures.from_sequences(
+        {"f": rows}, np.zeros((150, 1)), [str(i) for i in range(150)], {"f": 1}
+    )
+    _, std = fit_normalization(data)["f"]
+    expected = np.std((data.values["f"][:, 0, 0].double().numpy()), ddof=1)
+    assert std.item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_non_finite_feature_values_are_refused_naming_feature_and_trailer() -> None:
+    rows = [np.ones((2, 2), np.float32), np.array([[1.0, np.nan]], np.float32)]
+    data = PaddedFeatures.from_sequences(
+        {"clip": rows}, np.zeros((2, 1)), ["ok", "tt42"], {"clip": 2}
+    )
+    with pytest.raises(NonFiniteError, match=r"feature 'clip' of trailer 'tt42' holds 1 .*NaN"):
+        fit_normalization(data)
+    # a NaN in padding that the mask hides is not an input
+    padded = PaddedFeatures.from_sequences(
+        {"clip": rows[:1]}, np.zeros((1, 1)), ["ok"], {"clip": 3}
+    )
+    padded.values["clip"][0, 2] = float("nan")
+    assert padded.non_finite() == []

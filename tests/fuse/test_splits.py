@@ -82,3 +82,25 @@ def test_top_labels_and_duration_whisker() -> None:
     kept, (low, high) = duration_inliers(durations)
     assert "t5" not in kept and "t6" not in kept and len(kept) == 5
     assert (low, high) == (pytest.approx(60.0), pytest.approx(180.0))  # Q1 105, Q3 135
+
+
+def test_sorted_id_split_rounds_like_the_released_code() -> None:
+    """Sulun et al. cut at `int(round(N * 0.7))` and `-int(round(N * 0.2))`
+    (serkansulun/movie-genre-classification, classification/src/dataset.py); flooring differs
+    for most sizes other than MovieNet's."""
+    ids = [f"{i:05d}" for i in range(1003)]
+    split = sorted_id_split(ids)
+    assert [len(split[s]) for s in ("train", "val", "test")] == [702, 100, 201]
+    for n in (10, 11, 17, 999, 26412):
+        sizes = [len(v) for v in sorted_id_split([str(i) for i in range(n)]).values()]
+        assert sizes[0] == round(n * 0.7) and sizes[2] == round(n * 0.2)
+        assert sum(sizes) == n
+
+
+def test_top_labels_counts_uint8_store_labels_without_wrapping() -> None:
+    """Store labels are uint8: the negated column sum wrapped and put a label with 0 positives
+    first (A=3, B=3, C=2, Z=0 gave A, Z)."""
+    labels = np.zeros((8, 4), dtype=np.uint8)
+    labels[:3, 0] = labels[3:6, 1] = labels[6:8, 2] = 1
+    assert top_labels(["A", "B", "C", "Z"], labels, 2) == [0, 1]
+    assert top_labels(["A", "B", "C", "Z"], labels, 4) == [0, 1, 2]  # Z has no positive

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuse_helpers import LABELS, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
+from fuse_helpers import LABELS, MAX_LEN, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
 
-from cinefeat.fuse.data import fit_normalization
+from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head, build_head
 from cinefeat.fuse.predict import predict_arrays
 from cinefeat.fuse.train import TrainConfig, TrainingError, fit, predict_proba
@@ -86,9 +86,14 @@ def test_predict_arrays_matches_batched_prediction(tmp_path: Path) -> None:
     from fuse_helpers import tiny_sequences
 
     sequences, _, _ = tiny_sequences(24, seed=2)
-    # the in-memory training tensors are float16 (as the store keeps them): round the same way
-    rounded = {n: [a.astype(np.float16) for a in rows] for n, rows in sequences.items()}
-    np.testing.assert_allclose(predict_arrays(head, rounded), scores, atol=1e-6)
+    # one input path: the arrays `predict` gets and the padded tensors `evaluate` gets give the
+    # same probabilities bit for bit (evaluate padded float16, predict float32, before)
+    assert np.array_equal(predict_arrays(head, sequences), scores)
+    halves = {n: [a.astype(np.float16) for a in rows] for n, rows in sequences.items()}
+    padded = PaddedFeatures.from_sequences(
+        halves, np.zeros((24, 3)), [str(i) for i in range(24)], MAX_LEN
+    )
+    assert np.array_equal(predict_arrays(head, halves), predict_proba(head, padded))
 
 
 def test_training_on_a_store(tmp_path: Path) -> None:

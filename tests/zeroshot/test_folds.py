@@ -54,3 +54,11 @@ def test_trailer_with_labels_of_two_folds_is_dropped_and_counted() -> None:
 def test_too_few_labels_is_a_typed_error() -> None:
     with pytest.raises(FoldError, match="at least 3 labels"):
         greedy_label_folds(np.ones((4, 2)), ["a", "b"])
+
+
+def test_a_fold_without_trailers_is_a_clear_error_not_a_traceback() -> None:
+    """Every trailer of the val labels (b, e) also carries a train label: the val fold is empty.
+    That used to reach training / evaluation and end in a raw traceback."""
+    targets = trailers(("a", "f"), ("a", "b"), ("f", "e"), ("c", "d"), ("d",))
+    with pytest.raises(FoldError, match=r"no trailer for the val fold.*\['b', 'e'\]"):
+        zero_shot_split(targets, NAMES, [["a", "f"], ["b", "e"], ["c", "d"]], 0)
