@@ -24,8 +24,9 @@ trailer and a 3-hour film differ only in those per-minute terms, never in decode
 Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
 marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
 audio on a trailer without an audio stream records the feature as `missing`, not failed.
-Each finished trailer is committed to the store at once: a killed run loses at most the trailers in
-flight, and a rerun recomputes exactly those (see `plan.pending_features`).
+Each finished trailer is committed to the store within `max_wait_s` (5 s) of its decoding ending
+(batches span trailers only that long): a killed run loses at most the trailers in flight, and a
+rerun recomputes exactly those (see `plan.pending_features`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class RunOptions:
     workers: int = 1
     queue_size: int = 64
     max_waiting: int = 8  # decoded trailers waiting for a full batch before partial batches run
+    # ... or once the oldest of them has waited this long: a finished trailer reaches the store
+    # within seconds, so a killed run loses only the trailers in flight (not up to 8 finished ones)
+    max_wait_s: float = 5.0
     retry_failed: bool = False
     scene_detector: str = "content"
     run_id: str = "run"
@@ -98,6 +102,7 @@ class _Trailer:
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     in_flight: int = 0  # items in batch buffers
     decoded: bool = False
+    decoded_at: float = 0.0  # perf_counter() when decoding finished
     error: tuple[str, str] | None = None  # (stage, message)
     scenes: dict[str, Any] | None = None  # the shot boundaries found while decoding
 
@@ -231,7 +236,10 @@ class LocalRunner:
         finished_workers = 0
         try:
             while finished_workers < workers:
-                kind, payload = items.get()
+                try:
+                    kind, payload = items.get(timeout=self.options.max_wait_s)
+                except queue.Empty:  # nothing decoded for a while: still commit who is ready
+                    kind, payload = "tick", None
                 if kind == "end":
                     finished_workers += 1
                 elif kind == "item":
@@ -241,10 +249,14 @@ class LocalRunner:
                 elif kind == "done":
                     state, decoder = payload
                     state.decoded = True
+                    state.decoded_at = time.perf_counter()
                     if state.error is None:
                         self._trailer_level(state, decoder, audio_buffers)
                     waiting.append(state)
-                flush = kind == "done" and len(waiting) >= self.options.max_waiting
+                flush = bool(waiting) and (
+                    len(waiting) >= self.options.max_waiting
+                    or time.perf_counter() - waiting[0].decoded_at >= self.options.max_wait_s
+                )
                 self._run_batches(buffers, audio_buffers, force=flush)
                 waiting = self._write_ready(waiting, writer, summary)
             self._run_batches(buffers, audio_buffers, force=True)

@@ -135,11 +135,37 @@ def test_batches_span_trailers(data, memory_store, record_factory) -> None:
     runner = LocalRunner(
         memory_store,
         {"loudness": loud},
-        RunOptions(batch_size=64, workers=1),
+        RunOptions(batch_size=64, workers=1, max_wait_s=600),
         record_factory=record_factory,
     )
     runner.run(scan(data).trailers)
     assert loud.batches == [4]  # 3 windows + 1 window of two trailers in one batch
+
+
+def test_a_finished_trailer_is_committed_without_waiting_for_others(
+    data, memory_store, record_factory
+) -> None:
+    """Batches span trailers only for `max_wait_s`: then a finished trailer is committed, so a
+    run killed early keeps it (issue 16: six early kills in a row used to save nothing)."""
+    commits: list[list[str]] = []
+    writer = memory_store.writer()
+    original = writer.commit
+
+    def spy() -> int:
+        commits.append(sorted(record.id for record, _ in writer._pending))
+        return original()
+
+    writer.commit = spy
+    loud = Loudness()
+    runner = LocalRunner(
+        memory_store,
+        {"loudness": loud},
+        RunOptions(batch_size=64, workers=1, max_wait_s=0.0),
+        record_factory=record_factory,
+    )
+    runner.run(scan(data).trailers, writer=writer)
+    assert [ids for ids in commits if ids] == [["silent"], ["with tone"], ["ünï cöde/half second"]]
+    assert loud.batches == [3, 1]  # each trailer's windows ran as soon as it was decoded
 
 
 def test_model_failure_isolated_to_its_trailer(
