@@ -93,7 +93,8 @@ def pending_features(
     """Features still to compute for a trailer; None = skip it (failed before, no --retry-failed).
 
     A feature is done when its rows are committed, or when the last record says it is `missing`
-    (e.g. no audio stream: rerunning would not change that).
+    (e.g. no audio stream: rerunning would not change that) or, without `retry_failed`, `failed`
+    (e.g. its stream is too damaged: rerunning would decode the same file again).
     """
     record = last_record(store, trailer_id)
     if record is not None and record.status == "failed" and not retry_failed:
@@ -102,6 +103,8 @@ def pending_features(
     out = []
     for name in features:
         if str(status.get(name, "")).startswith("missing"):
+            continue
+        if str(status.get(name, "")).startswith("failed") and not retry_failed:
             continue
         if store.has(trailer_id, name):
             continue

@@ -23,7 +23,10 @@ trailer and a 3-hour film differ only in those per-minute terms, never in decode
 
 Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
 marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
-audio on a trailer without an audio stream records the feature as `missing`, not failed.
+audio on a trailer without an audio stream records the feature as `missing`, not failed. Damaged
+media is decoded as ffmpeg decodes it (see extract/concealment.py): the record keeps what was lost
+(`extra["decode_issues"]`), and a stream that lost more than `max_loss` of its duration fails only
+the features that need it (`failed: audio stream 1 (ac3): ...`); the others are committed.
 Each finished trailer is committed to the store at once: a killed run loses at most the trailers in
 flight, and a rerun recomputes exactly those (see `plan.pending_features`).
 """
@@ -50,6 +53,7 @@ from cinefeat.extract.base import (
     TrailerExtractor,
     half_precision,
 )
+from cinefeat.extract.concealment import DecodeIssues
 from cinefeat.extract.decode import FrameSpec, TrailerDecoder
 from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
@@ -77,6 +81,8 @@ class RunOptions:
     run_id: str = "run"
     worker_id: str = "0"
     dtype: str = "float16"
+    # a stream that lost more than this share of its duration to undecodable packets is unusable
+    max_loss: float = 0.05
 
 
 @dataclass
@@ -100,6 +106,8 @@ class _Trailer:
     decoded: bool = False
     error: tuple[str, str] | None = None  # (stage, message)
     scenes: dict[str, Any] | None = None  # the shot boundaries found while decoding
+    decode_issues: DecodeIssues | None = None  # what decoding lost or repaired
+    decoded_s: float | None = None  # end of the decoded media (the declared one may be wrong)
 
 
 def default_record_factory(**fields: Any) -> Any:
@@ -279,6 +287,7 @@ class LocalRunner:
                 decode_plan = self.plan.decode_plan(
                     names, self.options.scene_detector, scene_options
                 )
+                decode_plan.max_loss = self.options.max_loss
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():
@@ -289,6 +298,12 @@ class LocalRunner:
             except Exception as error:
                 log.debug("%s failed at %s:\n%s", trailer.id, stage, traceback.format_exc())
                 state.error = (stage, f"{type(error).__name__}: {error}")
+            if decoder is not None:
+                state.decoded_s = decoder.issues.decoded_s
+            if decoder is not None and not decoder.issues.clean():
+                state.decode_issues = decoder.issues
+                for line in decoder.issues.summary():
+                    log.warning("%s: %s", trailer.id, line)
             items.put(("done", (state, decoder)))
 
     def _missing_audio(self, state: _Trailer, name: str) -> bool:
@@ -310,7 +325,6 @@ class LocalRunner:
     def _trailer_level(self, state: _Trailer, decoder: TrailerDecoder, audio_buffers: dict) -> None:
         """At the end of a trailer's decode: cut audio windows, run trailer extractors."""
         timeline = decoder.timeline
-        duration = timeline.duration_s if timeline is not None else 0.0
         if timeline is not None:
             state.scenes = {
                 "detector": self.options.scene_detector,
@@ -318,10 +332,18 @@ class LocalRunner:
                 "cuts": [int(c) for c in timeline.cuts],
                 "cuts_s": [round(float(timeline.times[c]), 6) for c in timeline.cuts],
             }
+        issues = decoder.issues
+        video_failure, audio_failure = issues.failure("video"), issues.failure("audio")
         for name in state.features:
             if name in state.feature_status:
                 continue
             extractor = self.extractors[name]
+            needs_video = name in self.plan.spec_of or name in self.plan.trailer_frames_of
+            if (needs_video and video_failure) or (self.plan.needs_audio(name) and audio_failure):
+                state.feature_status[name] = (
+                    f"failed: {video_failure if needs_video else audio_failure}"
+                )
+                continue
             if name in self.plan.audio_of:
                 request = self.plan.audio_of[name]
                 audio = decoder.audio.get(request.sample_rate)
@@ -329,11 +351,11 @@ class LocalRunner:
                     state.feature_status[name] = NO_AUDIO
                     continue
                 window = max(1, round(request.window_s * request.sample_rate))
-                # windows tile the whole trailer: an audio track that ends before the video is
-                # silence to its end (the samples past the track are zeros, see `cut_window`)
-                samples = max(len(audio), round(duration * request.sample_rate))
+                # windows tile the decoded track, never a duration declared or decoded elsewhere:
+                # zero padding past it would be rows of nothing (a 39 KB file declaring 10 hours
+                # gave 1,284 such windows); only the last window is padded (see `cut_window`)
                 for start, stop, span in audio_windows(
-                    samples, request.sample_rate, request.window_s, request.hop_s
+                    len(audio), request.sample_rate, request.window_s, request.hop_s
                 ):
                     audio_buffers[name].append(
                         (state, cut_window(audio, start, stop, window), span)
@@ -437,7 +459,7 @@ class LocalRunner:
         features: dict[str, FeatureRows] = {}
         if state.error is None:
             for name in state.features:
-                if str(state.feature_status.get(name, "")).startswith("missing"):
+                if str(state.feature_status.get(name, "")).startswith(("missing", "failed")):
                     continue
                 dim = self.extractors[name].dim
                 rows = state.rows.get(name, [])
@@ -473,17 +495,21 @@ class LocalRunner:
     def _add(self, state: _Trailer, writer: Any, features: dict[str, FeatureRows]) -> None:
         status = "ok" if state.error is None else "failed"
         stage, message = state.error if state.error else (None, None)
+        extra: dict[str, Any] = {"scenes": state.scenes} if state.scenes is not None else {}
+        duration = state.decoded_s or (state.info.duration_s if state.info else None)
+        if state.decode_issues is not None:
+            extra["decode_issues"] = state.decode_issues.to_record()
         record = self.record_factory(
             id=state.trailer.id,
             source_path=str(state.trailer.path),
             source_sha256=state.sha256,
-            duration_s=state.info.duration_s if state.info else None,
+            duration_s=duration,
             status=status,
             stage=stage,
             error=message,
             timings=dict(state.timings),
             feature_status=self._merged_status(state) if status == "ok" else {},
-            extra={"scenes": state.scenes} if state.scenes is not None else {},
+            extra=extra,
         )
         writer.add(record, features=features)
 
