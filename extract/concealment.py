@@ -31,6 +31,8 @@ class StreamIssues:
     packets_skipped: int = 0
     frames: int = 0
     frames_concealed: int = 0  # decoded, but flagged corrupt by the decoder (error concealment)
+    samples: int = 0  # audio samples decoded, at `rate`
+    rate: int | None = None
     seconds_decoded: float = 0.0
     seconds_missing: float = 0.0
     declared_s: float | None = None
@@ -61,6 +63,8 @@ class StreamIssues:
         if getattr(frame, "is_corrupt", False):
             self.frames_concealed += 1
         if self.kind == "audio" and frame.sample_rate:
+            self.samples += frame.samples
+            self.rate = self.rate or frame.sample_rate
             self.seconds_decoded += frame.samples / frame.sample_rate
 
     def describe(self) -> str:
@@ -86,6 +90,8 @@ class StreamIssues:
             "packets_skipped": self.packets_skipped,
             "frames": self.frames,
             "frames_concealed": self.frames_concealed,
+            "samples": self.samples,
+            "rate": self.rate,
             "seconds_missing": round(self.seconds_missing, 4),
             "seconds_decoded": round(self.seconds_decoded, 4),
             "declared_s": None if self.declared_s is None else round(self.declared_s, 4),
@@ -141,8 +147,9 @@ class DecodeIssues:
             else:
                 lines.append(self.failure(issues.kind) or issues.describe())
         if self.timestamps_repaired:
+            noun = "timestamp" if self.timestamps_repaired == 1 else "timestamps"
             lines.append(
-                f"{self.timestamps_repaired} video timestamps missing or out of order, "
+                f"{self.timestamps_repaired} video {noun} missing or out of order, "
                 f"repaired from the frame rate"
             )
         if self.demux_error:

@@ -198,7 +198,6 @@ class TrailerDecoder:
         started = time.perf_counter()
         scene_time = sample_time = 0.0
         issues = self.issues
-        issues.declared_s = info.duration_s
         repair = TimestampRepair(info.fps, issues)
         with av.open(self.path) as container:
             video = container.streams.video[0]
@@ -286,7 +285,7 @@ class TrailerDecoder:
             if audio_seconds:  # drop encoder padding past the declared duration (AAC)
                 track = track[: round(audio_seconds * rate)]
             self.audio[rate] = track
-        video_end = float(times.view()[-1]) + 1.0 / info.fps if n else 0.0
+        video_end = float(times.view()[-1]) + _frame_step(times.view(), info.fps) if n else 0.0
         self._check_durations(video_end)
         self.timeline = Timeline(
             times.view().copy(),
@@ -310,7 +309,9 @@ class TrailerDecoder:
         info, issues = self.info, self.issues
         audio_end = max((len(t) / rate for rate, t in self.audio.items()), default=None)
         issues.decoded_s = max(video_end, audio_end or 0.0)
-        declared = info.duration_s
+        # an AVI cut before its index declares its frame count in the header, not its duration
+        declared = max(info.duration_s, info.n_frames / info.fps if info.fps > 0 else 0.0)
+        issues.declared_s = declared
         short = declared - video_end
         present = f"{info.file_bytes:,} of the {info.container_bytes or 0:,} bytes"
         if info.truncated and video_end > 0 and short > self.plan.max_loss * declared:
@@ -503,6 +504,15 @@ def _timed(frames: Iterator[Any], repair: TimestampRepair) -> Iterator[tuple[Any
         else:
             yield from repair.push(frame)
     yield from repair.finish()
+
+
+def _frame_step(times: np.ndarray, fps: float) -> float:
+    """How long the last frame lasts: the median decoded frame interval, not 1 / the average rate
+    (libavformat derives that from the declared duration, so a file declaring 10 hours for 8 s of
+    frames would "last" hours after its last frame)."""
+    if len(times) >= 2:
+        return float(np.median(np.diff(times)))
+    return 1.0 / fps if fps > 0 else 0.0
 
 
 def _frame_time(frame: Any, index: int, fps: float) -> float:

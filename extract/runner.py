@@ -298,10 +298,9 @@ class LocalRunner:
             except Exception as error:
                 log.debug("%s failed at %s:\n%s", trailer.id, stage, traceback.format_exc())
                 state.error = (stage, f"{type(error).__name__}: {error}")
-            if decoder is not None:
-                state.decoded_s = decoder.issues.decoded_s
-            if decoder is not None and not decoder.issues.clean():
+            if decoder is not None:  # kept for every decoded trailer: counts, even when clean
                 state.decode_issues = decoder.issues
+                state.decoded_s = decoder.issues.decoded_s
                 for line in decoder.issues.summary():
                     log.warning("%s: %s", trailer.id, line)
             items.put(("done", (state, decoder)))
@@ -325,6 +324,7 @@ class LocalRunner:
     def _trailer_level(self, state: _Trailer, decoder: TrailerDecoder, audio_buffers: dict) -> None:
         """At the end of a trailer's decode: cut audio windows, run trailer extractors."""
         timeline = decoder.timeline
+        duration = timeline.duration_s if timeline is not None else 0.0  # the decoded video's end
         if timeline is not None:
             state.scenes = {
                 "detector": self.options.scene_detector,
@@ -351,11 +351,13 @@ class LocalRunner:
                     state.feature_status[name] = NO_AUDIO
                     continue
                 window = max(1, round(request.window_s * request.sample_rate))
-                # windows tile the decoded track, never a duration declared or decoded elsewhere:
-                # zero padding past it would be rows of nothing (a 39 KB file declaring 10 hours
-                # gave 1,284 such windows); only the last window is padded (see `cut_window`)
+                # windows tile the decoded trailer: an audio track that ends before the decoded
+                # video is silence to its end (the samples past the track are zeros, see
+                # `cut_window`), but a duration the file merely declares never adds windows (a
+                # 39 KB file declaring 10 hours gave 1,284 windows of zeros)
+                samples = max(len(audio), round(duration * request.sample_rate))
                 for start, stop, span in audio_windows(
-                    len(audio), request.sample_rate, request.window_s, request.hop_s
+                    samples, request.sample_rate, request.window_s, request.hop_s
                 ):
                     audio_buffers[name].append(
                         (state, cut_window(audio, start, stop, window), span)
