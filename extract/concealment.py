@@ -245,7 +245,7 @@ class TimestampRepair:
         frame, time = self._held
         previous = self._previous
         bad = time is None or (previous is not None and time <= previous)
-        if not bad and following is not None and time is not None and time >= following:
+        if not bad and following is not None and time is not None and time > following:
             bad = previous is None or following > previous  # the next frame is the consistent one
         if bad:
             if previous is None:

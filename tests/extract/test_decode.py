@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -351,3 +352,92 @@ def test_stage_timings_leave_out_the_time_a_slow_consumer_holds_the_decoder(
         count += 1
     assert count == 15 + 3
     assert 0.0 <= decoder.timings["sampling"] < 0.25 * 0.05 * count
+
+
+class _Timed:
+    """A decoded frame as `TimestampRepair` sees it (PyAV's `frame.time`: seconds or None)."""
+
+    def __init__(self, time: float | None) -> None:
+        self.time = time
+
+
+@pytest.mark.parametrize(
+    ("times", "repaired", "count"),
+    [
+        ([0.0, 0.04, 0.08, 0.12], [0.0, 0.04, 0.08, 0.12], 0),
+        ([0.0, 0.04, 0.40, 0.12, 0.16], [0.0, 0.04, 0.08, 0.12, 0.16], 1),  # one jumps ahead
+        ([0.0, 0.04, 0.08, 0.0, 0.16], [0.0, 0.04, 0.08, 0.12, 0.16], 1),  # one goes back
+        ([0.0, None, 0.08, None], [0.0, 0.04, 0.08, 0.12], 2),  # missing
+        ([0.0, 0.04, 0.04, 0.12], [0.0, 0.04, 0.08, 0.12], 1),  # repeated
+        ([0.0, 0.04, 0.06, 0.12], [0.0, 0.04, 0.06, 0.12], 0),  # VFR is not an error
+        ([0.5, 0.04, 0.08], [0.0, 0.04, 0.08], 1),  # the first frame out of order
+        ([0.0, 0.04, 0.05, 0.045], [0.0, 0.04, 0.0425, 0.045], 1),  # bounded by the next one
+    ],
+    ids=["in-order", "ahead", "back", "missing", "repeated", "vfr", "first", "close"],
+)
+def test_timestamp_repair(times: list, repaired: list[float], count: int) -> None:
+    from cinefeat.extract.concealment import DecodeIssues, TimestampRepair
+
+    issues = DecodeIssues()
+    repair = TimestampRepair(25.0, issues)
+    out = [t for time in times for _, t in repair.push(_Timed(time))]
+    out += [t for _, t in repair.finish()]
+    np.testing.assert_allclose(out, repaired, atol=1e-9)
+    assert issues.timestamps_repaired == count
+
+
+def test_container_bytes_of_avi_mkv_mp4_complete_cut_and_with_garbage(
+    tmp_path: Path, run_ffmpeg
+) -> None:
+    """The size the top-level structure declares: the file's when complete or followed by
+    garbage, more than the file when cut; unknown for other formats."""
+    from cinefeat.extract.probe import container_bytes
+
+    for suffix in ("avi", "mkv", "mp4"):
+        path = tmp_path / f"clip.{suffix}"
+        run_ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x36:r=10:d=1", str(path))
+        data = path.read_bytes()
+        assert container_bytes(path) == len(data), suffix
+        cut = tmp_path / f"cut.{suffix}"
+        cut.write_bytes(data[: len(data) // 2])
+        declared = container_bytes(cut)
+        # RIFF and Matroska sizes cover the whole file; an MP4 cut inside its mdat box gives that
+        # box's end (the index after it is gone): less than the file, more than the cut
+        assert declared == len(data) if suffix != "mp4" else len(data) // 2 < declared < len(data)
+        garbage = tmp_path / f"garbage.{suffix}"
+        garbage.write_bytes(data + bytes(range(256)) * 4)
+        assert container_bytes(garbage) == len(data), suffix
+    text = tmp_path / "text.mp4"
+    text.write_text("not a video\n" * 10)
+    assert container_bytes(text) is None
+
+
+def test_matroska_segment_of_unknown_size_declares_nothing(tmp_path: Path) -> None:
+    """Live Matroska writes the Segment size as all ones (RFC 8794 section 6.2, "unknown data
+    size"; libavformat/matroskadec.c accepts it): no size, so no truncation can be claimed."""
+    from cinefeat.extract.probe import container_bytes
+
+    ebml_header = b"\x1a\x45\xdf\xa3" + b"\x84" + b"\x42\x86\x81\x01"  # EBMLVersion 1
+    segment = b"\x18\x53\x80\x67" + b"\x01\xff\xff\xff\xff\xff\xff\xff"
+    path = tmp_path / "live.mkv"
+    path.write_bytes(ebml_header + segment + b"\x00" * 32)
+    assert container_bytes(path) is None
+    known = tmp_path / "known.mkv"
+    size = b"\x01" + (100).to_bytes(7, "big")  # an 8-byte vint: marker bit, then 56 bits
+    known.write_bytes(ebml_header + b"\x18\x53\x80\x67" + size)
+    assert container_bytes(known) == 9 + 4 + 8 + 100
+
+
+def test_probe_says_a_cut_file_without_its_index_is_truncated(tmp_path: Path, cuts_video_maker):
+    """The MP4 index (moov) at the end is lost: FFmpeg cannot open it; the message says why."""
+    good = cuts_video_maker(tmp_path / "good.mp4", ["red", "blue"])
+    data = good.read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ProbeError, match="not a readable media file") as error:
+        probe(path)
+    assert re.search(
+        rf"it is truncated \({len(data) // 2:,} of the [\d,]+ bytes its container declares\): "
+        r"re-download it$",
+        str(error.value),
+    )
