@@ -127,6 +127,24 @@ def mp4_audio_unusable(folder: Path) -> Path:
     return overwrite(path, [middle(p) for p in packets(path)["audio"][4::8]])
 
 
+def _vop_start_codes_gone(path: Path, which: slice) -> Path:
+    """Zero the start code (00 00 01 B6) of some MPEG-4 P-frames: the decoder refuses them."""
+    p_frames = [p for p in packets(path)["video"] if not p[2]]
+    return overwrite(path, [(offset, b"\x00" * 4) for offset, _, _ in p_frames[which]])
+
+
+def avi_mpeg4_refused_frame(folder: Path) -> Path:
+    """One MPEG-4 P-frame refused ("header damaged"): 1 frame of 50 lost, video features kept."""
+    path = clean(folder / "avi-mpeg4-refused-frame.avi", MPEG4, ["-c:a", "ac3", "-b:a", "96k"])
+    return _vop_start_codes_gone(path, slice(20, 21))
+
+
+def avi_video_unusable(folder: Path) -> Path:
+    """5 of 50 MPEG-4 frames refused: 10 % of the video lost, visual features fail."""
+    path = clean(folder / "avi-video-unusable.avi", MPEG4, ["-c:a", "ac3", "-b:a", "96k"])
+    return _vop_start_codes_gone(path, slice(5, None, 8))
+
+
 def mkv_timestamps_out_of_order(folder: Path) -> Path:
     """Matroska with frame 30's timestamp 5 frames ahead (so frame 31 goes backwards)."""
     source = clean(folder / "in-order.mp4", H264, ["-c:a", "aac"])
@@ -211,6 +229,8 @@ CASES = [
     Case("avi-ac3-refused-packet", avi_ac3_refused_packet),
     Case("mp4-audio-packet-and-p-frame", mp4_one_audio_packet_one_p_frame),
     Case("mp4-audio-unusable", mp4_audio_unusable),
+    Case("avi-mpeg4-refused-frame", avi_mpeg4_refused_frame),
+    Case("avi-video-unusable", avi_video_unusable),
     Case("mkv-timestamps-out-of-order", mkv_timestamps_out_of_order),
     Case("avi-without-index", avi_without_index),
     Case("mkv-mp3-damaged-header", mkv_mp3_damaged_header),

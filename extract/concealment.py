@@ -37,6 +37,7 @@ class StreamIssues:
     seconds_missing: float = 0.0
     declared_s: float | None = None
     first_error: str | None = None
+    frame_s: float = 0.0  # video: one frame's duration at the stream's frame rate
 
     @property
     def label(self) -> str:
@@ -53,8 +54,8 @@ class StreamIssues:
         self.first_error = self.first_error or str(error)
         if packet.duration and packet.time_base is not None:
             self.seconds_missing += float(packet.duration * packet.time_base)
-        elif self.kind == "video" and fps > 0:
-            self.seconds_missing += 1.0 / fps
+        elif self.kind == "video" and (self.frame_s or fps > 0):
+            self.seconds_missing += self.frame_s or 1.0 / fps
         elif self.frames:  # audio without packet durations: the mean decoded frame
             self.seconds_missing += self.seconds_decoded / self.frames
 
@@ -62,7 +63,9 @@ class StreamIssues:
         self.frames += 1
         if getattr(frame, "is_corrupt", False):
             self.frames_concealed += 1
-        if self.kind == "audio" and frame.sample_rate:
+        if self.kind == "video":
+            self.seconds_decoded += self.frame_s
+        elif frame.sample_rate:
             self.samples += frame.samples
             self.rate = self.rate or frame.sample_rate
             self.seconds_decoded += frame.samples / frame.sample_rate
@@ -116,8 +119,14 @@ class DecodeIssues:
             declared = None
             if stream.duration is not None and stream.time_base is not None:
                 declared = float(stream.duration * stream.time_base)
+            # the codec's rate, not the average one (derived from the declared duration)
+            rate = getattr(stream, "guessed_rate", None) or getattr(stream, "average_rate", None)
             self.streams[stream.index] = StreamIssues(
-                stream.index, stream.type, stream.codec_context.name, declared_s=declared
+                stream.index,
+                stream.type,
+                stream.codec_context.name,
+                declared_s=declared,
+                frame_s=1.0 / float(rate) if stream.type == "video" and rate else 0.0,
             )
         return self.streams[stream.index]
 

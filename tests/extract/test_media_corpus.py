@@ -89,6 +89,22 @@ ISSUES: dict[str, tuple[dict[str, dict[str, int]], int, list[str]]] = {
             "more than 5% lost, audio features failed"
         ],
     ),
+    "avi-mpeg4-refused-frame": (
+        {"video": {"packets": 50, "packets_skipped": 1, "frames": 49}},
+        0,
+        [
+            "video stream 0 (mpeg4): 1 packet of 50 could not be decoded (0.04 s missing, 2.0%); "
+            "video features kept"
+        ],
+    ),
+    "avi-video-unusable": (
+        {"video": {"packets": 50, "packets_skipped": 5, "frames": 45}},
+        0,
+        [
+            "video stream 0 (mpeg4): 5 packets of 50 could not be decoded (0.20 s missing, 10.0%): "
+            "more than 5% lost, video features failed"
+        ],
+    ),
     "mkv-timestamps-out-of-order": (
         {},
         1,
@@ -146,13 +162,15 @@ def test_kept_cases_exact_outcome(store: Any, name: str) -> None:
     for kind in ("audio", "video"):  # nothing else lost
         if kind not in counts:
             assert found[kind]["packets_skipped"] == found[kind]["frames_concealed"] == 0
-    assert store.has(name, "colorhist")
     if name == "mp4-audio-unusable":
         assert record.feature_status == {"colorhist": "ok", "loudness": "failed: " + messages[0]}
         assert not store.has(name, "loudness")
+    elif name == "avi-video-unusable":
+        assert record.feature_status == {"colorhist": "failed: " + messages[0], "loudness": "ok"}
+        assert not store.has(name, "colorhist") and len(store.get(name, "loudness")) == 4
     else:
         assert record.feature_status == {"colorhist": "ok", "loudness": "ok"}
-        assert len(store.get(name, "loudness")) >= 3
+        assert len(store.get(name, "colorhist")) >= 1 and len(store.get(name, "loudness")) >= 3
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
