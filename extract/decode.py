@@ -16,10 +16,11 @@ features. One PyAV loop demuxes video and audio together:
 - audio frames are converted to float32 mono once per needed sample rate by FFmpeg's resampler.
 
 Only selections older than the buffer when they became final (scene-middle frames of shots longer
-than about 2 x (`buffer_s` - the detector's lag), or every selection with `transnetv2`, which
-decides at the end) need a second, partial pass: it decodes up to the last such frame, seeking
-over gaps longer than `seek_gap_s` (an accurate seek to the keyframe before), matching frames to
-pass-1 indices by timestamp.
+than about 2 x (`buffer_s` - the detector's lag); every detector, `transnetv2` included, reports
+cuts as it goes) need a second, partial pass: it decodes up to the last such frame, seeking over
+gaps longer than `seek_gap_s` (an accurate seek to the keyframe before), matching frames to pass-1
+indices by timestamp; on a file whose timestamps were repaired or whose video lost packets it
+decodes from the start without seeking, matching frames by their count.
 
 Damaged media is decoded as `ffmpeg -f null` decodes it (`concealment.py`): a packet a decoder
 refuses is skipped and counted per stream, missing or backward video timestamps are repaired from
@@ -32,9 +33,10 @@ file that is complete but declares a wrong duration is kept, with a note.
 
 Memory bound per trailer, whatever its length: `buffer_s * fps` frames per requested size (at
 224 px short side and 24 fps, 6 s = 144 frames = 38 MB), one pending frame per `every-k` spec, one
-clip per clip spec, the detector's state (TransNetV2: 3.9 kB per frame), and 8 + 256 bytes (time,
-histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes per sample per
-rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors need the track.
+clip per clip spec, the detector's state (TransNetV2: 0.5 MB, and 4 bytes per frame), and 8 + 256
+bytes (time, histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes
+per sample per rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors
+need the track.
 """
 
 from __future__ import annotations

@@ -441,3 +441,59 @@ def test_probe_says_a_cut_file_without_its_index_is_truncated(tmp_path: Path, cu
         r"re-download it$",
         str(error.value),
     )
+
+
+def test_transnetv2_streaming_windows_equal_its_whole_video_prediction() -> None:
+    """Windows run as frames come give exactly `predict_frames` on the whole array (the same
+    padded inputs), so the same cuts; 76 frames: one window while streaming, one at the end."""
+    import torch
+
+    from cinefeat.extract.scenes import TransNetV2SceneDetector
+
+    rng = np.random.default_rng(0)
+    frames = np.stack(
+        [
+            np.clip(rng.normal(i // 30 * 80, 10, (27, 48, 3)), 0, 255).astype(np.uint8)
+            for i in range(76)
+        ]
+    )
+    detector = TransNetV2SceneDetector(25.0)
+    settled = []
+    for index, frame in enumerate(frames):
+        detector.push(index, frame)
+        settled.append(detector.settled(index))
+    assert settled[73] == -1 and settled[74] == 49  # window 0 needs frames 0..74
+    assert detector.cuts_so_far(75) == [30]  # final before the end
+    cuts = detector.finish(len(frames))
+    model = detector._model()
+    with torch.inference_mode():
+        single, _ = model.predict_frames(torch.from_numpy(frames), quiet=True)
+    whole = single.float().numpy()
+    np.testing.assert_array_equal(np.concatenate(detector._predictions), whole)
+    scenes = model.predictions_to_scenes(whole, 0.5)
+    assert cuts == sorted({int(s) for s, _ in scenes if 0 < s < len(frames)}) == [30, 60]
+
+
+@pytest.mark.parametrize("detector", ["content", "adaptive", "transnetv2"])
+def test_every_detector_serves_from_the_one_pass_and_agrees_on_a_remux(
+    tmp_path: Path, cuts_video_maker, run_ffmpeg, detector: str
+) -> None:
+    """No second decode, no seek, for any detector on 8 s of 1 s shots, longer than the 6 s
+    buffer (TransNetV2 used to decide at the end, when the first shots' frames had left the
+    buffer, and send them to a seeking pass 2); the Matroska remux gives the same."""
+    colours = ["red", "green", "blue", "white", "yellow", "black", "cyan", "red"]
+    path = cuts_video_maker(tmp_path / "cuts.mp4", colours)
+    remux = tmp_path / "cuts.mkv"
+    run_ffmpeg("-i", str(path), "-c", "copy", str(remux))
+    specs = [
+        FrameSpec("scene-middle", (), 32),
+        FrameSpec("shot-clips", (("frames_per_clip", 8),), 32, clip=True),
+    ]
+    results = []
+    for source in (path, remux):
+        decoder = TrailerDecoder(source, probe(source), DecodePlan(specs, scene_detector=detector))
+        items = list(decoder.items())
+        assert decoder.second_pass_items == 0 and decoder.frames_decoded == 200
+        results.append((decoder.timeline.cuts, [(i.spec.label(), i.span) for i in items]))
+    assert results[0] == results[1]
+    assert results[0][0] == (25, 50, 75, 100, 125, 150, 175)
