@@ -114,19 +114,21 @@ class DecodeIssues:
     decoded_s: float | None = None  # end of the decoded media (video or audio, the later)
     notes: list[str] = field(default_factory=list)
 
-    def stream(self, stream: Any) -> StreamIssues:
+    def stream(self, stream: Any, fps: float = 0.0) -> StreamIssues:
+        """The account of `stream` (`fps`: the probed rate, if the stream has none of its own)."""
         if stream.index not in self.streams:
             declared = None
             if stream.duration is not None and stream.time_base is not None:
                 declared = float(stream.duration * stream.time_base)
             # the codec's rate, not the average one (derived from the declared duration)
             rate = getattr(stream, "guessed_rate", None) or getattr(stream, "average_rate", None)
+            rate = float(rate) if rate else fps
             self.streams[stream.index] = StreamIssues(
                 stream.index,
                 stream.type,
                 stream.codec_context.name,
                 declared_s=declared,
-                frame_s=1.0 / float(rate) if stream.type == "video" and rate else 0.0,
+                frame_s=1.0 / rate if stream.type == "video" and rate else 0.0,
             )
         return self.streams[stream.index]
 
@@ -207,7 +209,7 @@ def _decode(source: Any, packet: Any, stream: Any, issues: DecodeIssues, fps: fl
     """Frames of `source.decode(...)` (a packet, or a codec context being flushed)."""
     import av
 
-    account = issues.stream(stream)
+    account = issues.stream(stream, fps)
     if packet is not None and packet.size:
         account.packets += 1
     try:

@@ -206,11 +206,11 @@ class TrailerDecoder:
             video.thread_type = "AUTO"
             streams = [video]
             audio_seconds = None
-            issues.stream(video)
+            issues.stream(video, info.fps)
             if resamplers:
                 audio_stream = container.streams.audio[0]
                 streams.append(audio_stream)
-                issues.stream(audio_stream)
+                issues.stream(audio_stream, info.fps)
                 if audio_stream.duration is not None and audio_stream.time_base is not None:
                     audio_seconds = float(audio_stream.duration * audio_stream.time_base)
             frames = decoded_frames(container, streams, issues, info.fps)

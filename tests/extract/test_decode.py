@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -497,3 +498,64 @@ def test_every_detector_serves_from_the_one_pass_and_agrees_on_a_remux(
         results.append((decoder.timeline.cuts, [(i.spec.label(), i.span) for i in items]))
     assert results[0] == results[1]
     assert results[0][0] == (25, 50, 75, 100, 125, 150, 175)
+
+
+class _FakeCodec:
+    def __init__(self, held: list) -> None:
+        self.name = "fake"
+        self.held = held
+
+    def decode(self, packet=None) -> list:
+        return self.held if packet is None else []
+
+
+class _FakeStream:
+    """What `decoded_frames` reads of a PyAV stream (index, type, duration, codec context)."""
+
+    def __init__(self, index: int, kind: str, held: list) -> None:
+        self.index, self.type = index, kind
+        self.duration = self.time_base = self.guessed_rate = self.average_rate = None
+        self.codec_context = _FakeCodec(held)
+
+
+class _FakePacket:
+    def __init__(self, stream: _FakeStream, frames: list | Exception) -> None:
+        self.stream, self.frames, self.size = stream, frames, 100
+        self.duration, self.time_base = 1, Fraction(1, 25)
+
+    def decode(self) -> list:
+        if isinstance(self.frames, Exception):
+            raise self.frames
+        return self.frames
+
+
+def test_refused_packets_and_a_demuxing_error_end_like_ffmpeg() -> None:
+    """A refused packet is counted and skipped; a demuxing error ends the input after the
+    decoders give the frames they still hold (ffmpeg: "Error during demuxing", then flush)."""
+    import av
+
+    from cinefeat.extract.concealment import DecodeIssues, decoded_frames
+
+    video = _FakeStream(0, "video", held=["held frame"])
+    refused = av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    class Container:
+        def demux(self, streams):
+            yield _FakePacket(video, [_Timed(0.0)])
+            yield _FakePacket(video, refused)
+            yield _FakePacket(video, [_Timed(0.08)])
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    issues = DecodeIssues()
+    frames = list(decoded_frames(Container(), [video], issues, 25.0))
+    assert [getattr(f, "time", f) for f in frames] == [0.0, 0.08, "held frame"]
+    stream = issues.streams[0]
+    assert (stream.packets, stream.packets_skipped, stream.seconds_missing) == (3, 1, 0.04)
+    assert stream.first_error == "[Errno 1094995529] Invalid data found when processing input"
+    assert issues.demux_error == stream.first_error
+    assert issues.summary() == [
+        "video stream 0 (fake): 1 packet of 3 could not be decoded (0.04 s missing, 25.0%): "
+        "more than 5% lost, video features failed",
+        "reading the file stopped early: [Errno 1094995529] Invalid data found when processing "
+        "input",
+    ]
