@@ -146,10 +146,11 @@ def avi_video_unusable(folder: Path) -> Path:
 
 
 def mkv_timestamps_out_of_order(folder: Path) -> Path:
-    """Matroska with frame 30's timestamp 5 frames ahead (so frame 31 goes backwards)."""
+    """Matroska with frame 24's timestamp 5 frames ahead (so frame 25 goes backwards): the middle
+    frame of the one shot, which a seek by timestamp could not find again."""
     source = clean(folder / "in-order.mp4", H264, ["-c:a", "aac"])
     path = folder / "mkv-timestamps-out-of-order.mkv"
-    jump = "setts=pts='if(eq(N,30),PTS+5*DURATION,PTS)'"
+    jump = "setts=pts='if(eq(N,24),PTS+5*DURATION,PTS)'"
     ffmpeg("-i", str(source), "-c", "copy", "-bsf:v", jump, str(path))
     return path
 
