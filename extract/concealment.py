@@ -243,29 +243,36 @@ class TimestampRepair:
         """Frames ready with their repaired time (the one before `frame`)."""
         time = None if frame.time is None else float(frame.time)
         if self._held is not None:
-            yield self._release(time)
+            yield self._release(*self._held, following=time)
         self._held = (frame, time)
 
     def finish(self) -> Iterator[tuple[Any, float]]:
         if self._held is not None:
-            yield self._release(None)
+            yield self._release(*self._held, following=None)
             self._held = None
 
-    def _release(self, following: float | None) -> tuple[Any, float]:
-        assert self._held is not None  # push/finish only release a held frame
-        frame, time = self._held
+    def _release(
+        self, frame: Any, time: float | None, following: float | None
+    ) -> tuple[Any, float]:
         previous = self._previous
-        bad = time is None or (previous is not None and time <= previous)
-        if not bad and following is not None and time is not None and time > following:
-            bad = previous is None or following > previous  # the next frame is the consistent one
-        if bad:
-            if previous is None:
-                time = 0.0 if following is None else min(0.0, following - self.step)
-            else:
-                time = previous + self.step
-                if following is not None and previous < following <= time:
-                    time = (previous + following) / 2
-            self.issues.timestamps_repaired += 1
-        assert time is not None
-        self._previous = time
-        return frame, time
+        if time is not None and self._plausible(time, previous, following):
+            self._previous = time
+            return frame, time
+        if previous is None:
+            repaired = 0.0 if following is None else min(0.0, following - self.step)
+        else:
+            repaired = previous + self.step
+            if following is not None and previous < following <= repaired:
+                repaired = (previous + following) / 2
+        self.issues.timestamps_repaired += 1
+        self._previous = repaired
+        return frame, repaired
+
+    @staticmethod
+    def _plausible(time: float, previous: float | None, following: float | None) -> bool:
+        if previous is not None and time <= previous:
+            return False
+        if following is not None and time > following:
+            # past the next frame: this one is out of order if the next one continues the others
+            return previous is not None and following <= previous
+        return True
