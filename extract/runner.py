@@ -339,10 +339,11 @@ class LocalRunner:
                 continue
             extractor = self.extractors[name]
             needs_video = name in self.plan.spec_of or name in self.plan.trailer_frames_of
-            if (needs_video and video_failure) or (self.plan.needs_audio(name) and audio_failure):
-                state.feature_status[name] = (
-                    f"failed: {video_failure if needs_video else audio_failure}"
-                )
+            failure = (video_failure if needs_video else None) or (
+                audio_failure if self.plan.needs_audio(name) else None
+            )
+            if failure is not None:  # its stream is too damaged: only this feature fails
+                state.feature_status[name] = f"failed: {failure}"
                 continue
             if name in self.plan.audio_of:
                 request = self.plan.audio_of[name]

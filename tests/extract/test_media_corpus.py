@@ -290,3 +290,52 @@ def test_second_pass_on_damaged_files_decodes_in_order_without_seeking(
     assert [(s, span) for s, span, _ in first] == [(s, span) for s, span, _ in again]
     for (_, _, one), (_, _, other) in zip(first, again, strict=True):
         np.testing.assert_array_equal(one, other)
+
+
+def test_a_trailer_feature_of_frames_and_audio_fails_with_its_damaged_stream(
+    files: dict[str, Path],
+) -> None:
+    """A text-like trailer extractor needs the frames and the audio: the audio stream is the
+    damaged one, and its message says so."""
+    from cinefeat.extract.base import (
+        ExtractorConfig,
+        FeatureRows,
+        FrameRequest,
+        TrailerExtractor,
+        TrailerRequest,
+    )
+    from cinefeat.extract.runner import LocalRunner, RunOptions
+    from cinefeat.extract.scan import Trailer
+    from cinefeat.store import TrailerRecord
+    from cinefeat.store.memory import MemoryStore
+
+    class FramesAndAudio(TrailerExtractor):
+        name = "frames-and-audio"
+        config_class = ExtractorConfig
+
+        @property
+        def dim(self) -> int:
+            return 1
+
+        def request(self) -> TrailerRequest:
+            return TrailerRequest(frames=FrameRequest("every-k", short_side=16), audio_rate=8000)
+
+        def load(self, device: str = "cpu", fp16: bool = False) -> None:
+            pass
+
+        def extract_trailer(self, frames, audio, duration_s) -> FeatureRows:
+            return FeatureRows(np.ones((1, 1), np.float32), np.array([[0.0, duration_s]]))
+
+    store = MemoryStore()
+    runner = LocalRunner(
+        store, {"frames-and-audio": FramesAndAudio()}, RunOptions(), record_factory=TrailerRecord
+    )
+    runner.run(
+        [
+            Trailer("damaged", files["mp4-audio-unusable"]),
+            Trailer("fine", files["mp4-audio-shorter"]),
+        ]
+    )
+    expected = ISSUES["mp4-audio-unusable"][2][0]
+    assert store.record("damaged").feature_status == {"frames-and-audio": f"failed: {expected}"}
+    assert store.record("fine").feature_status == {"frames-and-audio": "ok"}
