@@ -16,19 +16,27 @@ features. One PyAV loop demuxes video and audio together:
 - audio frames are converted to float32 mono once per needed sample rate by FFmpeg's resampler.
 
 Only selections older than the buffer when they became final (scene-middle frames of shots longer
-than about 2 x (`buffer_s` - the detector's lag), or every selection with `transnetv2`, which
-decides at the end) need a second, partial pass: it decodes up to the last such frame, seeking
-over gaps longer than `seek_gap_s` (an accurate seek to the keyframe before), matching frames to
-pass-1 indices by timestamp.
+than about 2 x (`buffer_s` - the detector's lag); every detector, `transnetv2` included, reports
+cuts as it goes) need a second, partial pass: it decodes up to the last such frame, seeking over
+gaps longer than `seek_gap_s` (an accurate seek to the keyframe before), matching frames to pass-1
+indices by timestamp; on a file whose timestamps were repaired or whose video lost packets it
+decodes from the start without seeking, matching frames by their count.
 
-A video stream that ends well before the duration the file declares (a truncated download whose
-index survived) is refused with a `DecodeError` instead of giving rows for part of it.
+Damaged media is decoded as `ffmpeg -f null` decodes it (`concealment.py`): a packet a decoder
+refuses is skipped and counted per stream, missing or backward video timestamps are repaired from
+the frame rate, and `issues` keeps what was lost for the trailer's record. Durations come from the
+media: the timeline ends where the decoded video (or audio) ends, never at a declared duration
+beyond it. A *truncated* file (shorter than its container's headers say, see `probe.py`) whose
+video stops more than `max_loss` before the declared duration is refused with a `DecodeError` that
+says how much was decodable; that is the one case where "re-download it" is the right advice. A
+file that is complete but declares a wrong duration is kept, with a note.
 
 Memory bound per trailer, whatever its length: `buffer_s * fps` frames per requested size (at
 224 px short side and 24 fps, 6 s = 144 frames = 38 MB), one pending frame per `every-k` spec, one
-clip per clip spec, the detector's state (TransNetV2: 3.9 kB per frame), and 8 + 256 bytes (time,
-histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes per sample per
-rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors need the track.
+clip per clip spec, the detector's state (TransNetV2: 0.5 MB, and 4 bytes per frame), and 8 + 256
+bytes (time, histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes
+per sample per rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors
+need the track.
 """
 
 from __future__ import annotations
@@ -41,6 +49,12 @@ from typing import Any
 
 import numpy as np
 
+from cinefeat.extract.concealment import (
+    DURATION_NOTE_S,
+    DecodeIssues,
+    TimestampRepair,
+    decoded_frames,
+)
 from cinefeat.extract.framebuffer import GrowingArray, RecentFrames
 from cinefeat.extract.probe import ProbeInfo
 from cinefeat.extract.samplers import (
@@ -55,14 +69,11 @@ from cinefeat.extract.scenes import create_scene_detector
 
 HISTOGRAM_SIZE = (64, 36)
 HISTOGRAM_BINS = 4
-# A video stream that ends this much before the duration the file declares is truncated (a cut
-# download whose index survived decodes without any error, just fewer frames): both bounds must
-# be exceeded, so a stream a little shorter than its audio or container is not refused.
-TRUNCATED_SHARE, TRUNCATED_MIN_S = 0.1, 1.0
 
 
 class DecodeError(Exception):
-    """The video stream could not be decoded (message says where)."""
+    """The trailer cannot be decoded at all: no video frame, or a truncated file (message says
+    how much was decodable)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,9 @@ class DecodePlan:
     # 1675 -> 1323 frames decoded); 4 s sent 4 of its keyframes to pass 2 (0.8 s of CPU)
     buffer_s: float = 6.0
     seek_gap_s: float = 4.0
+    # a stream that lost more than this share of its duration to refused packets is unusable:
+    # the features that need it fail, the others are kept (a truncated file: see the module doc)
+    max_loss: float = 0.05
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -121,6 +135,7 @@ class TrailerDecoder:
         self.timings: dict[str, float] = {"decode": 0.0, "scenes": 0.0, "sampling": 0.0}
         self.frames_decoded = 0
         self.second_pass_items = 0
+        self.issues = DecodeIssues(max_loss=plan.max_loss)
         self._offset = 0.0
         self._leftover: list[tuple[FrameSpec, Selection]] = []
 
@@ -130,13 +145,12 @@ class TrailerDecoder:
         try:
             yield from self._unpaused(self._pass_one())
             if self.timeline is None or self.timeline.n_frames == 0:
-                raise DecodeError(f"{self.path}: no video frame could be decoded")
+                video = self.issues.unusable("video")
+                why = f" ({video.describe()})" if video is not None else ""
+                raise DecodeError(f"{self.path}: no video frame could be decoded{why}")
             yield from self._unpaused(self._pass_two())
-        except av.FFmpegError as error:
-            raise DecodeError(
-                f"{self.path}: decoding failed ({error}); the file is truncated or corrupt: "
-                f"re-download or re-encode it"
-            ) from None
+        except av.FFmpegError as error:  # opening or seeking: decoding errors are concealed
+            raise DecodeError(f"{self.path}: reading the file failed ({error})") from None
 
     def _unpaused(self, items: Iterator[Item]) -> Iterator[Item]:
         """`items`, with the time the consumer kept this generator suspended (a full queue
@@ -185,76 +199,79 @@ class TrailerDecoder:
 
         started = time.perf_counter()
         scene_time = sample_time = 0.0
+        issues = self.issues
+        repair = TimestampRepair(info.fps, issues)
         with av.open(self.path) as container:
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             streams = [video]
             audio_seconds = None
+            issues.stream(video, info.fps)
             if resamplers:
                 audio_stream = container.streams.audio[0]
                 streams.append(audio_stream)
+                issues.stream(audio_stream, info.fps)
                 if audio_stream.duration is not None and audio_stream.time_base is not None:
                     audio_seconds = float(audio_stream.duration * audio_stream.time_base)
-            for packet in container.demux(streams):
-                for frame in packet.decode():
-                    if isinstance(frame, av.AudioFrame):
-                        for rate, resampler in resamplers.items():
-                            for out in resampler.resample(frame):
-                                audio_parts[rate].append(out.to_ndarray().reshape(-1).copy())
-                        continue
-                    index = len(times)
-                    raw = _frame_time(frame, index, info.fps)
-                    if index == 0:
-                        self._offset = raw  # spans are relative to the first video frame
-                    times.append(raw - self._offset)
-                    work = self._scaled(frame, work_size)  # counted as decoding
-                    tick = time.perf_counter()
-                    # bilinear, as PySceneDetect downscales for its own detectors
-                    for_detector = resized(work, detector_size, linear=True)
-                    detector.push(index, for_detector)
-                    if need_histograms:
-                        source = for_detector if histogram_from_detector else work
-                        small = resized(source, HISTOGRAM_SIZE)
-                        histograms.append(colour_histogram(small, HISTOGRAM_BINS))
-                    final = detector.cuts_so_far(index)
-                    scene_time += time.perf_counter() - tick
-                    tick = time.perf_counter()
-                    for size in buffered_sizes:
-                        recent.add(index, size, resized(work, size))
-                    now = raw - self._offset
-                    for spec, sampler in streaming:
-                        if sampler.wants(index, now):
-                            # the previous pick of this spec ends where this one starts
-                            if spec in pending:
-                                first, data = pending.pop(spec)
-                                yield Item(spec, data, (float(times.view()[first]), now))
-                            pending[spec] = (index, resized(work, self.size_of(spec)))
-                    if final and final[-1] > closed:
-                        closed = final[-1]
-                        prefix = Timeline(
-                            times.view()[:closed],
-                            float(times.view()[closed]),
-                            tuple(c for c in final if c < closed),
-                            histograms.view()[:closed] if need_histograms else None,
-                        )
-                        yield from self._serve(prefix, scene_specs, emitted, recent)
-                        opened = dict.fromkeys(opened, 0)
-                    settled = detector.settled(index)
-                    if scene_specs and settled > closed:
-                        yield from self._serve_open(
-                            Timeline(
-                                times.view()[: settled + 1],
-                                float(times.view()[settled]),
-                                (),
-                                histograms.view()[: settled + 1] if need_histograms else None,
-                            ),
-                            closed,
-                            settled,
-                            scene_specs,
-                            (emitted, opened),
-                            recent,
-                        )
-                    sample_time += time.perf_counter() - tick
+            frames = decoded_frames(container, streams, issues, info.fps)
+            for frame, raw in _timed(frames, repair):
+                if raw is None:  # an audio frame
+                    for rate, resampler in resamplers.items():
+                        for out in resampler.resample(frame):
+                            audio_parts[rate].append(out.to_ndarray().reshape(-1).copy())
+                    continue
+                index = len(times)
+                if index == 0:
+                    self._offset = raw  # spans are relative to the first video frame
+                times.append(raw - self._offset)
+                work = self._scaled(frame, work_size)  # counted as decoding
+                tick = time.perf_counter()
+                # bilinear, as PySceneDetect downscales for its own detectors
+                for_detector = resized(work, detector_size, linear=True)
+                detector.push(index, for_detector)
+                if need_histograms:
+                    source = for_detector if histogram_from_detector else work
+                    small = resized(source, HISTOGRAM_SIZE)
+                    histograms.append(colour_histogram(small, HISTOGRAM_BINS))
+                final = detector.cuts_so_far(index)
+                scene_time += time.perf_counter() - tick
+                tick = time.perf_counter()
+                for size in buffered_sizes:
+                    recent.add(index, size, resized(work, size))
+                now = raw - self._offset
+                for spec, sampler in streaming:
+                    if sampler.wants(index, now):
+                        # the previous pick of this spec ends where this one starts
+                        if spec in pending:
+                            first, data = pending.pop(spec)
+                            yield Item(spec, data, (float(times.view()[first]), now))
+                        pending[spec] = (index, resized(work, self.size_of(spec)))
+                if final and final[-1] > closed:
+                    closed = final[-1]
+                    prefix = Timeline(
+                        times.view()[:closed],
+                        float(times.view()[closed]),
+                        tuple(c for c in final if c < closed),
+                        histograms.view()[:closed] if need_histograms else None,
+                    )
+                    yield from self._serve(prefix, scene_specs, emitted, recent)
+                    opened = dict.fromkeys(opened, 0)
+                settled = detector.settled(index)
+                if scene_specs and settled > closed:
+                    yield from self._serve_open(
+                        Timeline(
+                            times.view()[: settled + 1],
+                            float(times.view()[settled]),
+                            (),
+                            histograms.view()[: settled + 1] if need_histograms else None,
+                        ),
+                        closed,
+                        settled,
+                        scene_specs,
+                        (emitted, opened),
+                        recent,
+                    )
+                sample_time += time.perf_counter() - tick
             for rate, resampler in resamplers.items():
                 for out in resampler.resample(None):
                     audio_parts[rate].append(out.to_ndarray().reshape(-1).copy())
@@ -264,18 +281,17 @@ class TrailerDecoder:
         scene_time += time.perf_counter() - tick
         tick = time.perf_counter()
         n = len(times)
-        last = float(times.view()[-1]) if n else 0.0
-        missing = info.duration_s - (last + 1.0 / info.fps)
-        if n and missing > max(TRUNCATED_MIN_S, TRUNCATED_SHARE * info.duration_s):
-            raise DecodeError(
-                f"{self.path}: the video stream ends at {last + 1.0 / info.fps:.2f} s but the "
-                f"file declares {info.duration_s:.2f} s; the file is truncated or corrupt: "
-                f"re-download or re-encode it"
-            )
-        duration = max(info.duration_s, last + 1.0 / info.fps) if n else info.duration_s
+        self.audio = {}
+        for rate, parts in audio_parts.items():
+            track = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+            if audio_seconds:  # drop encoder padding past the declared duration (AAC)
+                track = track[: round(audio_seconds * rate)]
+            self.audio[rate] = track
+        video_end = float(times.view()[-1]) + _frame_step(times.view(), info.fps) if n else 0.0
+        self._check_durations(video_end)
         self.timeline = Timeline(
             times.view().copy(),
-            duration,
+            video_end,
             tuple(cuts),
             histograms.view().copy() if need_histograms else None,
         )
@@ -283,17 +299,50 @@ class TrailerDecoder:
             yield Item(spec, data, (float(self.timeline.times[first]), self.timeline.end_of(n - 1)))
         if n:
             yield from self._serve(self.timeline, scene_specs, emitted, recent)
-        self.audio = {}
-        for rate, parts in audio_parts.items():
-            track = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-            if audio_seconds:  # drop encoder padding past the declared duration (AAC)
-                track = track[: round(audio_seconds * rate)]
-            self.audio[rate] = track
         sample_time += time.perf_counter() - tick
         total = time.perf_counter() - started
         self.timings["scenes"] += scene_time
         self.timings["sampling"] += sample_time
         self.timings["decode"] += total - scene_time - sample_time
+
+    def _check_durations(self, video_end: float) -> None:
+        """Refuse a truncated file that lost more than `max_loss` of its video; note declared and
+        decoded durations that disagree (the timeline and the audio keep what was decoded)."""
+        info, issues = self.info, self.issues
+        audio_end = max((len(t) / rate for rate, t in self.audio.items()), default=None)
+        issues.decoded_s = max(video_end, audio_end or 0.0)
+        # an AVI cut before its index declares its frame count in the header, not its duration
+        declared = max(info.duration_s, info.n_frames / info.fps if info.fps > 0 else 0.0)
+        issues.declared_s = declared
+        short = declared - video_end
+        present = f"{info.file_bytes:,} of the {info.container_bytes or 0:,} bytes"
+        if info.truncated and video_end > 0 and short > self.plan.max_loss * declared:
+            raise DecodeError(
+                f"{self.path}: the file is truncated or corrupt ({present} its container "
+                f"declares): the video stream ends at {video_end:.2f} s of the {declared:.2f} s "
+                f"the file declares ({video_end / declared:.0%} decodable); re-download it"
+            )
+        if info.truncated:
+            issues.notes.append(
+                f"the file is truncated ({present} its container declares); the video ends "
+                f"{max(short, 0.0):.2f} s before the declared {declared:.2f} s: kept"
+            )
+        tolerance = max(DURATION_NOTE_S, self.plan.max_loss * declared)
+        if abs(declared - issues.decoded_s) > tolerance:
+            issues.notes.append(
+                f"the file declares {declared:.2f} s but its media decode to "
+                f"{issues.decoded_s:.2f} s; durations come from the decoded media"
+            )
+        if audio_end is not None and audio_end > 0 and abs(video_end - audio_end) > tolerance:
+            first, ends, other = (
+                ("audio", audio_end, video_end)
+                if audio_end < video_end
+                else ("video", video_end, audio_end)
+            )
+            issues.notes.append(
+                f"the {first} ends at {ends:.2f} s, {other - ends:.2f} s before the "
+                f"{'video' if first == 'audio' else 'audio'} ({other:.2f} s)"
+            )
 
     def _serve(
         self,
@@ -383,9 +432,15 @@ class TrailerDecoder:
         self.timings["decode"] += time.perf_counter() - started - produced
 
     def _frames_at(self, indices: list[int], timeline: Timeline) -> Iterator[tuple[int, Any]]:
-        """Decoded frames for sorted `indices`, seeking over gaps longer than `seek_gap_s`."""
+        """Decoded frames for sorted `indices`, seeking over gaps longer than `seek_gap_s`; from
+        the start without seeking when pass 1 repaired timestamps or skipped video packets (then
+        timestamps cannot find a frame again, but the same decode gives the same frames)."""
         import av
 
+        video_issues = [s for s in self.issues.streams.values() if s.kind == "video"]
+        if self.issues.timestamps_repaired or any(s.packets_skipped for s in video_issues):
+            yield from self._frames_in_order(indices)
+            return
         gap = max(1, round(self.plan.seek_gap_s * self.info.fps))
         times = timeline.times
         with av.open(self.path) as container:
@@ -416,9 +471,50 @@ class TrailerDecoder:
                 else:
                     raise DecodeError(f"{self.path}: stream ended before frame {target}")
 
+    def _frames_in_order(self, indices: list[int]) -> Iterator[tuple[int, Any]]:
+        """Frames `indices` by decoding from the start, counting frames as pass 1 did."""
+        import av
+
+        wanted = set(indices)
+        scratch = DecodeIssues(max_loss=self.plan.max_loss)
+        with av.open(self.path) as container:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            frames = decoded_frames(container, [video], scratch, self.info.fps)
+            for index, frame in enumerate(frames):
+                self.frames_decoded += 1
+                if index in wanted:
+                    yield index, frame
+                    wanted.discard(index)
+                    if not wanted:
+                        return
+        if wanted:
+            raise DecodeError(f"{self.path}: stream ended before frame {min(wanted)}")
+
     def _scaled(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
         """RGB uint8 at display `size` (w, h), upright (see `scaling.py`)."""
         return frame_to_rgb(frame, size, self.info.rotation)
+
+
+def _timed(frames: Iterator[Any], repair: TimestampRepair) -> Iterator[tuple[Any, float | None]]:
+    """(frame, time): video frames with repaired times, audio frames with None."""
+    import av
+
+    for frame in frames:
+        if isinstance(frame, av.AudioFrame):
+            yield frame, None
+        else:
+            yield from repair.push(frame)
+    yield from repair.finish()
+
+
+def _frame_step(times: np.ndarray, fps: float) -> float:
+    """How long the last frame lasts: the median decoded frame interval, not 1 / the average rate
+    (libavformat derives that from the declared duration, so a file declaring 10 hours for 8 s of
+    frames would "last" hours after its last frame)."""
+    if len(times) >= 2:
+        return float(np.median(np.diff(times)))
+    return 1.0 / fps if fps > 0 else 0.0
 
 
 def _frame_time(frame: Any, index: int, fps: float) -> float:

@@ -94,9 +94,14 @@ def pending_features(
     """Features still to compute for a trailer; None = skip it (failed before, no --retry-failed).
 
     A feature is done when its rows are committed, or when the last record says it is `missing`
+<<<<<<< HEAD
     (e.g. no audio stream: rerunning would not change that). A failure at stage `scan` (an id
     collision, see extract/collisions.py) is about the directory, not the file: it never blocks
     the next run, which sees whether the collision is gone.
+=======
+    (e.g. no audio stream: rerunning would not change that) or, without `retry_failed`, `failed`
+    (e.g. its stream is too damaged: rerunning would decode the same file again).
+>>>>>>> decode-robust
     """
     record = last_record(store, trailer_id)
     blocking = record is not None and record.status == "failed" and record.stage != SCAN_STAGE
@@ -106,6 +111,8 @@ def pending_features(
     out = []
     for name in features:
         if str(status.get(name, "")).startswith("missing"):
+            continue
+        if str(status.get(name, "")).startswith("failed") and not retry_failed:
             continue
         if store.has(trailer_id, name):
             continue

