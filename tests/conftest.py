@@ -58,3 +58,15 @@ def unpublished(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setitem(pretrained._TABLE, name, dataclasses.replace(entry, files=files))
 
     return drop
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_log_level():
+    """`cinefeat --quiet ...` run in-process sets the root logger to ERROR (store/console.py
+    `setup_logging`); without restoring it, later tests' `caplog` sees no warnings."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
