@@ -66,6 +66,9 @@ def test_a_damaged_stream_makes_the_trailer_partial_and_the_run_exit_3(damaged, 
     info = store_info(store)
     assert info["status"] == {"ok": 2, "failed": 0, "partial": 1}
     assert "2 ok, 1 of them partial, 0 failed" in format_info(info)
+    result = CliRunner().invoke(main, ["store", "validate", str(tmp_path / "s.zarr")])
+    assert result.exit_code == 0, result.output
+    assert "OK: 2 trailers (1 ok, 1 partial, 0 failed)" in result.output
 
 
 def test_a_higher_max_loss_keeps_the_features_and_exits_0(damaged, tmp_path):
