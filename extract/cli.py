@@ -97,7 +97,19 @@ def _detector_names() -> list[str]:
 )
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
-@click.option("--retry-failed", is_flag=True, help="Retry trailers recorded as failed.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Retry trailers recorded as failed, and the failed features of partial trailers.",
+)
+@click.option(
+    "--max-loss",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.05,
+    show_default=True,
+    help="Share of a stream's duration that may be lost to undecodable packets before the "
+    "features that need that stream fail (the others are kept).",
+)
 @click.option("--limit", type=click.IntRange(min=0), default=None)
 @click.option("--shard", default=None, help="i/n: this machine's deterministic share.")
 @click.option(
@@ -136,6 +148,7 @@ def extract(
     engine: str,
     ray_address: str | None,
     retry_failed: bool,
+    max_loss: float,
     limit: int | None,
     shard: str | None,
     scene_detector: str,
@@ -146,7 +159,8 @@ def extract(
 ) -> None:
     """Extract FEATURES for every video under DATASET_DIR into the store (resumable).
 
-    Exit codes: 0 all ok, 3 some trailers failed, 4 every trailer failed (nothing usable),
+    Exit codes: 0 all ok, 3 some trailers failed or are partial (a damaged stream failed some
+    features), 4 every trailer failed (nothing usable),
     1 the run could not start, 2 usage error.
     """
     from cinefeat.extract.collisions import record_collisions
@@ -200,6 +214,7 @@ def extract(
         batch_size=batch_size,
         workers=workers,
         retry_failed=retry_failed,
+        max_loss=max_loss,
         scene_detector=scene_detector,
         run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
         worker_id=f"{socket.gethostname()}-{os.getpid()}".replace("/", "_"),

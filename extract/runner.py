@@ -500,11 +500,21 @@ class LocalRunner:
             summary.stage_s[key] = summary.stage_s.get(key, 0.0) + seconds
         if state.error is None:
             summary.ok += 1
+            failed = {
+                name: status
+                for name, status in state.feature_status.items()
+                if str(status).startswith("failed")
+            }
+            if failed:
+                summary.partial[state.trailer.id] = failed
         else:
             stage, message = state.error
             summary.failed += 1
             summary.failures.append((state.trailer.id, stage, message))
             log.warning("%s failed at %s: %s", state.trailer.id, stage, message)
+        messages = state.decode_issues.summary() if state.decode_issues is not None else []
+        if messages:
+            summary.decode_issues[state.trailer.id] = list(messages)
         self.on_trailer()
 
     def _add(self, state: _Trailer, writer: Any, features: dict[str, FeatureRows]) -> None:

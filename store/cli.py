@@ -105,7 +105,13 @@ def validate(path: Path, as_json: bool, fast: bool) -> None:
         verdict = "OK" if report.ok else "FAILED"
         errors = sum(p.severity == "error" for p in report.problems)
         click.echo(
-            f"{verdict}: {report.trailers} trailers in {report.parts} part(s), {errors} error(s)"
+            f"{verdict}: {report.trailers} trailers"
+            + (
+                " ({ok} ok, {partial} partial, {failed} failed)".format(**report.outcomes)
+                if report.outcomes
+                else ""
+            )
+            + f" in {report.parts} part(s), {errors} error(s)"
         )
     if not report.ok:
         sys.exit(1)

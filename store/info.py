@@ -33,6 +33,10 @@ def store_info(store: FeatureStore) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     for status in ("ok", "failed"):
         statuses[status] = len(store.ids(status=status))
+    # partial: ok trailers with a failed feature (store/record.py OUTCOMES); one record read each
+    statuses["partial"] = sum(
+        1 for tid in store.ids(status="ok") if store.record(tid).outcome == "partial"
+    )
     features = {}
     for name in store.features():
         lengths = store.lengths(name)
@@ -66,11 +70,13 @@ def store_info(store: FeatureStore) -> dict[str, Any]:
 
 
 def format_info(info: dict[str, Any]) -> str:
+    partial = info["status"].get("partial")
     lines = [
         f"store     {info['path']} ({info.get('kind', 'directory')}, format "
         f"v{info['format_version']}{', read-only' if info['read_only'] else ''})",
-        f"trailers  {info['trailers']} ({info['status']['ok']} ok, "
-        f"{info['status']['failed']} failed) in {len(info['parts'])} part(s)",
+        f"trailers  {info['trailers']} ({info['status']['ok']} ok"
+        + (f", {partial} of them partial" if partial else "")
+        + f", {info['status']['failed']} failed) in {len(info['parts'])} part(s)",
         f"on disk   {info['files']} files, {info['bytes'] / 1e6:.1f} MB",
     ]
     for name, f in info["features"].items():

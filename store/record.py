@@ -13,6 +13,11 @@ from typing import Any, Literal
 
 Status = Literal["ok", "failed"]
 STATUSES: tuple[str, ...] = ("ok", "failed")
+OUTCOMES: tuple[str, ...] = ("ok", "partial", "failed")
+"""What a trailer's extraction came to. `partial` is not a stored status: it is a trailer whose
+status is `ok` (its rows are committed and usable) while some `feature_status` says `failed: ...`
+(a damaged audio stream failed the audio features, say). Deriving it keeps every reader that
+selects usable trailers by `status == "ok"` correct, and old stores need no rewrite."""
 
 
 @dataclass
@@ -39,6 +44,18 @@ class TrailerRecord:
             raise ValueError(f"trailer id must be a non-empty string, got {self.id!r}")
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def outcome(self) -> str:
+        """`ok`, `partial` (ok, but some features failed) or `failed` (see OUTCOMES)."""
+        if self.status == "failed":
+            return "failed"
+        failed = any(str(v).startswith("failed") for v in self.feature_status.values())
+        return "partial" if failed else "ok"
+
+    @property
+    def failed_features(self) -> list[str]:
+        return sorted(k for k, v in self.feature_status.items() if str(v).startswith("failed"))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False)

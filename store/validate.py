@@ -67,6 +67,7 @@ class ValidationReport:
     trailers: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)  # ok / partial / failed trailers
 
     @property
     def ok(self) -> bool:
@@ -81,6 +82,7 @@ class ValidationReport:
             "ok": self.ok,
             "parts": self.parts,
             "trailers": self.trailers,
+            "outcomes": self.outcomes,
             "rows": self.rows,
             "problems": [asdict(p) for p in self.problems],
         }
@@ -142,7 +144,19 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     _check_provenance_agrees(parts, report)
     report.trailers = len({tid for part in parts for tid in part.ids})
     store.refresh()
+    report.outcomes = _outcomes(store, report)
     return report
+
+
+def _outcomes(store: Any, report: ValidationReport) -> dict[str, int]:
+    """How many trailers are ok, partial (some features failed) or failed, by their records."""
+    counts = {"ok": 0, "partial": 0, "failed": 0}
+    try:
+        for tid in store.ids():
+            counts[store.record(tid).outcome] += 1
+    except Exception as error:  # damage is reported above; counting must not crash validate
+        report.add("records", f"could not count trailer outcomes: {type(error).__name__}: {error}")
+    return counts
 
 
 def _validate_archive(archive: Any, check_values: bool) -> ValidationReport:
