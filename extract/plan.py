@@ -94,14 +94,10 @@ def pending_features(
     """Features still to compute for a trailer; None = skip it (failed before, no --retry-failed).
 
     A feature is done when its rows are committed, or when the last record says it is `missing`
-<<<<<<< HEAD
-    (e.g. no audio stream: rerunning would not change that). A failure at stage `scan` (an id
-    collision, see extract/collisions.py) is about the directory, not the file: it never blocks
-    the next run, which sees whether the collision is gone.
-=======
     (e.g. no audio stream: rerunning would not change that) or, without `retry_failed`, `failed`
-    (e.g. its stream is too damaged: rerunning would decode the same file again).
->>>>>>> decode-robust
+    (e.g. its stream is too damaged: rerunning would decode the same file again). A failure at
+    stage `scan` (an id collision, see extract/collisions.py) is about the directory, not the
+    file: it never blocks the next run, which sees whether the collision is gone.
     """
     record = last_record(store, trailer_id)
     blocking = record is not None and record.status == "failed" and record.stage != SCAN_STAGE
