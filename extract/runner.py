@@ -21,8 +21,11 @@ So with `workers=1`, the defaults and 1080p trailers a worker stays under about 
 models (1 GB with I3D), plus about 5-30 MB per minute of the trailers in flight: a 3-minute
 trailer and a 3-hour film differ only in those per-minute terms, never in decoded video.
 
-Failure isolation: any exception while probing or decoding a trailer, or in a model on its items,
-marks that trailer `failed` with the stage and message; the others go on. An extractor that needs
+Failure isolation: an exception while probing or decoding a trailer marks that trailer `failed`
+with the stage and message; the others go on. An exception in a model on a trailer's items fails
+only that feature (`failed: models: ...`); its other features are committed and the trailer is
+*partial* (status `ok`; `--retry-failed` recomputes just the failed feature). A trailer all of
+whose features failed, with nothing ok from an earlier run, is `failed`. An extractor that needs
 audio on a trailer without an audio stream records the feature as `missing`, not failed. Damaged
 media is decoded as ffmpeg decodes it (see extract/concealment.py): the record keeps what was lost
 (`extra["decode_issues"]`), and a stream that lost more than `max_loss` of its duration fails only
@@ -396,7 +399,7 @@ class LocalRunner:
             state.feature_status[name] = f"missing: {error}"
             return
         except Exception as error:
-            state.error = ("models", f"{name}: {type(error).__name__}: {error}")
+            _fail_feature(state, name, f"models: {type(error).__name__}: {error}")
             return
         finally:
             state.timings["models"] += time.perf_counter() - tick
@@ -431,6 +434,10 @@ class LocalRunner:
     def _apply_one(self, name: str, members: list[tuple[_Trailer, np.ndarray, Any]]) -> None:
         extractor = self.extractors[name]
         assert isinstance(extractor, BatchExtractor)  # FeaturePlan only routes batch extractors
+        # a feature that already failed on a trailer is not run again on its later items
+        members = [m for m in members if not _has_failed(m[0], name)]
+        if not members:
+            return
         tick = time.perf_counter()
         try:
             vectors = extractor.extract_batch([data for _, data, _ in members])
@@ -443,7 +450,7 @@ class LocalRunner:
                     self._apply_one(name, group)
                 return
             state = members[0][0]
-            state.error = ("models", f"{name}: {traceback.format_exc(limit=1).strip()}")
+            _fail_feature(state, name, f"models: {traceback.format_exc(limit=1).strip()}")
             return
         elapsed = time.perf_counter() - tick
         for (state, _, span), vector in zip(members, vectors, strict=True):
@@ -472,6 +479,13 @@ class LocalRunner:
     def _write(self, state: _Trailer, writer: Any, summary: Summary) -> None:
         tick = time.perf_counter()
         features: dict[str, FeatureRows] = {}
+        if state.error is None and state.features and self._nothing_usable(state):
+            # every feature of this run failed and none is ok from an earlier run: the trailer
+            # failed, at the first failure (stream damage is a decode failure)
+            first = next(f for f in state.features if _has_failed(state, f))
+            text = str(state.feature_status[first]).removeprefix("failed: ")
+            stage = "models" if text.startswith("models: ") else "decode"
+            state.error = (stage, f"{first}: {text.removeprefix('models: ')}")
         if state.error is None:
             for name in state.features:
                 if str(state.feature_status.get(name, "")).startswith(("missing", "failed")):
@@ -538,6 +552,15 @@ class LocalRunner:
         )
         writer.add(record, features=features)
 
+    def _nothing_usable(self, state: _Trailer) -> bool:
+        if not all(_has_failed(state, f) for f in state.features):
+            return False
+        previous = last_record(self.store, state.trailer.id)
+        if previous is None or previous.status != "ok":
+            return True
+        earlier = {k: v for k, v in previous.feature_status.items() if k not in state.features}
+        return not any(str(v) == "ok" for v in earlier.values())
+
     def _merged_status(self, state: _Trailer) -> dict[str, str]:
         """This run's feature statuses over the previous record's (the last record wins, so a run
         adding one feature must carry the others' status forward)."""
@@ -547,6 +570,17 @@ class LocalRunner:
             merged = {}
         merged.update(state.feature_status)
         return merged
+
+
+def _fail_feature(state: _Trailer, name: str, message: str) -> None:
+    """Only `name` fails on this trailer: its rows are dropped, its other features go on."""
+    state.feature_status[name] = f"failed: {message}"
+    state.rows.pop(name, None)
+    state.texts.pop(name, None)
+
+
+def _has_failed(state: _Trailer, name: str) -> bool:
+    return str(state.feature_status.get(name, "")).startswith("failed")
 
 
 def _sha256(path: Any) -> str:

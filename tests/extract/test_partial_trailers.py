@@ -35,23 +35,45 @@ def _corpus() -> Any:
 
 
 @pytest.fixture(scope="module")
-def damaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _corpus().build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture
+def damaged(corpus_files, tmp_path) -> Path:
     """A folder with one clean trailer and one whose video lost 10 % (5 of 50 frames refused)."""
-    files = _corpus().build_corpus(tmp_path_factory.mktemp("corpus"))
-    root = tmp_path_factory.mktemp("dataset")
-    shutil.copy(files["avi-video-unusable"], root / "damaged.avi")
-    shutil.copy(files["avi-without-index"], root / "clean.avi")
+    root = tmp_path / "dataset"
+    root.mkdir()
+    shutil.copy(corpus_files["avi-video-unusable"], root / "damaged.avi")
+    shutil.copy(corpus_files["avi-without-index"], root / "clean.avi")
     return root
 
 
-def _extract(root: Path, store: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    args = ["--quiet", "extract", str(root), "--store", str(store), "--features", "colorhist"]
+@pytest.fixture
+def choi_cache(tmp_cache, shared_dir) -> Path:
+    """The real Choi 2016 music tagger (pinned sha256) in a temporary cache: `musicnet` runs."""
+    from cinefeat.extract import pretrained
+    from cinefeat.extract.extractors import musicnet
+
+    entry = musicnet.CNN_WEIGHTS
+    target = pretrained.entry_dir(entry.name) / entry.main_file.filename
+    target.parent.mkdir(parents=True)
+    shutil.copy(shared_dir / "weights/choi2016-music-tagger" / target.name, target)
+    return tmp_cache
+
+
+def _extract(
+    root: Path, store: Path, *extra: str, features: str = "colorhist"
+) -> tuple[int, dict[str, Any]]:
+    args = ["--quiet", "extract", str(root), "--store", str(store), "--features", features]
     result = CliRunner().invoke(main, [*args, "--json", *extra], catch_exceptions=False)
     return result.exit_code, json.loads(result.stdout)
 
 
-def test_a_damaged_stream_makes_the_trailer_partial_and_the_run_exit_3(damaged, tmp_path):
-    code, summary = _extract(damaged, tmp_path / "s.zarr")
+def test_a_damaged_stream_makes_the_trailer_partial_and_the_run_exit_3(
+    damaged, tmp_path, choi_cache
+):
+    code, summary = _extract(damaged, tmp_path / "s.zarr", features="colorhist,musicnet")
     assert code == EXIT_SOME_FAILED == summary["exit_code"]
     assert (summary["ok"], summary["partial"], summary["failed"]) == (2, 1, 0)
     [partial] = summary["partial_trailers"]
@@ -62,6 +84,7 @@ def test_a_damaged_stream_makes_the_trailer_partial_and_the_run_exit_3(damaged, 
     record = store.record("damaged")
     assert (record.status, record.outcome) == ("ok", "partial")
     assert record.failed_features == ["colorhist"]
+    assert store.has("damaged", "musicnet") and not store.has("damaged", "colorhist")
     assert store.record("clean").outcome == "ok"
     info = store_info(store)
     assert info["status"] == {"ok": 2, "failed": 0, "partial": 1}
@@ -69,6 +92,14 @@ def test_a_damaged_stream_makes_the_trailer_partial_and_the_run_exit_3(damaged, 
     result = CliRunner().invoke(main, ["store", "validate", str(tmp_path / "s.zarr")])
     assert result.exit_code == 0, result.output
     assert "OK: 2 trailers (1 ok, 1 partial, 0 failed)" in result.output
+
+
+def test_a_trailer_whose_every_feature_failed_is_failed(damaged, tmp_path):
+    code, summary = _extract(damaged, tmp_path / "s.zarr")
+    assert code == EXIT_SOME_FAILED and (summary["ok"], summary["failed"]) == (1, 1)
+    record = FeatureStore.open(tmp_path / "s.zarr").record("damaged")
+    assert (record.status, record.stage) == ("failed", "decode")
+    assert record.error.startswith("colorhist: video stream 0 (mpeg4)")
 
 
 def test_a_higher_max_loss_keeps_the_features_and_exits_0(damaged, tmp_path):

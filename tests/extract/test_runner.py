@@ -254,3 +254,35 @@ def test_rows_the_store_refuses_fail_only_that_trailer(data, tmp_path) -> None:
     record = FeatureStore.open(tmp_path / "s").record("silent")
     assert (record.status, record.stage) == ("failed", "write")
     assert "dim 3 but the feature was declared with dim 128" in record.error
+
+
+def test_a_model_error_fails_only_its_feature_and_retry_recomputes_only_it(
+    tmp_path, cuts_video_maker, memory_store, record_factory
+) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    cuts_video_maker(root / "b.mp4", ["green", "blue"], audio=False)
+    extractors = {"colorhist": ColorHistExtractor(), "greenhater": GreenHater()}
+    summary = make(memory_store, record_factory, **extractors).run(scan(root).trailers)
+    assert (summary.ok, summary.failed, list(summary.partial)) == (1, 0, ["b"])
+    record = memory_store.record("b")
+    assert (record.status, record.outcome) == ("ok", "partial")
+    assert record.feature_status["colorhist"] == "ok"
+    assert record.feature_status["greenhater"].startswith("failed: models: ")
+    assert "green frames are not allowed" in record.feature_status["greenhater"]
+    assert memory_store.has("b", "colorhist") and not memory_store.has("b", "greenhater")
+    # a rerun leaves the failed feature alone; --retry-failed recomputes it and nothing else
+    rerun = make(memory_store, record_factory, **extractors).run(scan(root).trailers)
+    assert (rerun.ok, rerun.skipped) == (0, 1)
+    hist = ColorHistExtractor()
+    retry = LocalRunner(
+        memory_store,
+        {"colorhist": hist, "greenhater": GreenHater()},
+        RunOptions(retry_failed=True),
+        record_factory=record_factory,
+    )
+    again = retry.run(scan(root).trailers)
+    # still failing; colorhist was not recomputed (the store refuses a second copy of its rows,
+    # which would have failed the trailer at write)
+    assert list(again.partial) == ["b"] and again.failed == 0
+    assert memory_store.record("b").feature_status["colorhist"] == "ok"
