@@ -128,7 +128,7 @@ def test_cli_info_compact_export_import(store: FeatureStore, tmp_path: Path) -> 
     info = runner.invoke(store_group, ["info", "--json", str(store.path)])
     assert info.exit_code == 0, info.output
     summary = json.loads(info.stdout)
-    assert summary["trailers"] == 14 and summary["status"] == {"ok": 13, "failed": 1}
+    assert summary["trailers"] == 14 and summary["status"] == {"ok": 13, "failed": 1, "partial": 0}
     assert summary["features"]["audio"]["trailers"] == 2 and len(summary["parts"]) == 3
     text = runner.invoke(store_group, ["info", str(store.path)])
     assert "13 ok, 1 failed" in text.stdout
