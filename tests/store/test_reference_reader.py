@@ -237,3 +237,48 @@ def test_zip_of_the_folder_gets_a_clear_error(local: Path, tmp_path: Path) -> No
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(NotAStoreError, match="not a readable zip"):
         FeatureStore.open(tmp_path / "junk.zip")
+
+
+def _colour_video(path: Path, colours: list[str]) -> None:
+    """One second per colour, hard cuts (what tests/extract/conftest.py's make_cuts_video does)."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error"]
+    for colour in colours:
+        command += ["-f", "lavfi", "-i", f"color=c={colour}:s=160x90:r=25:d=1"]
+    graph = "".join(f"[{i}:v]" for i in range(len(colours))) + f"concat=n={len(colours)}:v=1[v]"
+    command += ["-filter_complex", graph, "-map", "[v]", "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    subprocess.run([*command, str(path)], check=True)
+
+
+@pytest.mark.slow
+def test_ray_engine_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ray = pytest.importorskip("ray")
+    from cinefeat.extract import ray_engine
+    from cinefeat.extract.ray_engine import run_ray
+    from cinefeat.extract.runner import RunOptions
+    from cinefeat.extract.scan import scan
+
+    videos = tmp_path / "d"
+    videos.mkdir()
+    for i in range(4):
+        _colour_video(videos / f"t-{i}.mp4", ["red", "blue"] if i % 2 else ["green"])
+    FeatureStore.create(tmp_path / "s")
+    monkeypatch.setattr(ray_engine, "CHUNK", 2)  # two chunks: each actor's part gets one
+    summary = run_ray(
+        tmp_path / "s",
+        ["colorhist"],
+        {},
+        RunOptions(run_id="r-1", worker_id="w"),  # a run id with '-': part names stay opaque
+        scan(videos).trailers,
+        actors=2,
+        cpus_per_actor=0.5,
+        init_options={"num_cpus": 1, "object_store_memory": 80 * 1024**2},
+    )
+    assert (summary.ok, summary.failed) == (4, 0)
+    assert not ray.is_initialized()
+    store = FeatureStore.open(tmp_path / "s")
+    assert [part.commit["trailers"] for part in store.index.parts] == [2, 2]
+    seen = assert_reads_like_cinefeat(tmp_path / "s")
+    assert sorted(seen["features"]["colorhist"]) == [f"t-{i}" for i in range(4)]
+    assert all(len(rows[0]) for rows in seen["features"]["colorhist"].values())
