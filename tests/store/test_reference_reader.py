@@ -176,10 +176,12 @@ def test_equal_commit_times_go_to_the_later_part(tmp_path: Path, later: int) -> 
 def test_a_part_without_commit_is_skipped(local: Path) -> None:
     from cinefeat.store.validate import validate
 
+    victim = FeatureStore.open(local).parts()[0]  # its `supersedes` must not hide this part
     parts = zarr.open_group(local / "parts", mode="r+")
-    foreign = parts.create_group("foreign", attributes={"part": {"supersedes": ["x"]}})
+    foreign = parts.create_group("foreign", attributes={"part": {"supersedes": [victim]}})
     foreign.create_group("trailers").create_array("ids", shape=(1,), dtype=str)
     assert_reads_like_cinefeat(local)  # cinefeat used to refuse the whole store
+    assert victim in FeatureStore.open(local).parts()
     report = validate(FeatureStore.open(local))
     assert report.ok
     assert [p.kind for p in report.problems if p.part == "foreign"] == ["uncommitted"]
