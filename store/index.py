@@ -172,6 +172,7 @@ class PartListing:
     damaged: dict[str, str] = field(default_factory=dict)  # name -> why its zarr.json fails
     no_metadata: list[str] = field(default_factory=list)  # holds data but no zarr.json
     creating: list[str] = field(default_factory=list)  # empty or lease only: a writer starting
+    uncommitted: list[str] = field(default_factory=list)  # a group without `commit`: skipped
 
     def problems(self, superseded: set[str]) -> list[str]:
         """Messages naming each damaged part, leaving out parts already being deleted."""
@@ -228,7 +229,12 @@ def list_parts(root: zarr.Group) -> PartListing:
         except Exception as error:  # unparsable JSON, wrong node type, unreadable file
             listing.damaged[name] = f"{type(error).__name__}: {error}"
             continue
-        if isinstance(node, zarr.Group):
+        if isinstance(node, zarr.Group) and not isinstance(node.attrs.get(L.COMMIT_ATTR), dict):
+            # Nothing in it is committed, so nothing in it is visible (docs/store-format.md):
+            # cinefeat writes a part's zarr.json and its zero commit in one write, so only
+            # another tool makes such a part; readers skip it, `validate` warns about it.
+            listing.uncommitted.append(name)
+        elif isinstance(node, zarr.Group):
             listing.groups.append((name, node))
         else:
             listing.damaged[name] = "it is an array, not a group"
@@ -314,8 +320,8 @@ class StoreIndex:
         loc = self.trailers.get(trailer)
         if loc is not None and loc[0] == part:
             return float(p.committed_at[loc[1]])
-        try:
-            return float(p.committed_at[p.ids.index(trailer)])
+        try:  # the part's last record of it, as within a part the last entry wins
+            return float(p.committed_at[len(p.ids) - 1 - p.ids[::-1].index(trailer)])
         except ValueError:
             return float(p.commit.get("time") or 0.0)
 

@@ -8,6 +8,7 @@ with docs/store-format.md and bump `FORMAT_VERSION` when the meaning of anything
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ def open_root(path: Path, mode: str) -> zarr.Group:
     if is_zip(path):
         if not path.is_file():
             raise NotAStoreError(f"{path} does not exist: give the path of a store .zip archive")
+        _check_zip_root(path)
         zip_store = zarr.storage.ZipStore(path, mode="r")
         return _checked(_open(zip_store, "r", path / "zarr.json"), path)
     if not (path / "zarr.json").is_file():
@@ -98,6 +100,34 @@ def open_root(path: Path, mode: str) -> zarr.Group:
             "FeatureStore.create(path) or `cinefeat extract ... --store PATH`"
         )
     return _checked(_open(str(path), mode, path / "zarr.json"), path)
+
+
+def _check_zip_root(path: Path) -> None:
+    """Refuse a zip whose store is not at its root, saying how to make one that is.
+
+    `zip -r s.zip s` stores every key under `s/` (the usual way to zip a folder); zarr then
+    finds no root group and the error would blame damaged metadata.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise NotAStoreError(f"{path} is not a readable zip file ({error})") from None
+    if "zarr.json" in names:
+        return
+    nested = sorted((n for n in names if n.endswith("/zarr.json")), key=lambda n: (n.count("/"), n))
+    if nested:
+        folder = nested[0][: -len("zarr.json")]
+        raise NotAStoreError(
+            f"{path} holds the store inside the folder {folder!r}, not at the zip's root (a zip "
+            f"made with `zip -r {path.name} {folder.rstrip('/')}`): zip the folder's contents "
+            f"instead (`cd {folder.rstrip('/')} && zip -r -0 ../{path.name} .`), or use the "
+            "store directory itself"
+        )
+    raise NotAStoreError(
+        f"{path} has no zarr.json at its root: it is not a zipped cinefeat store (zip a store "
+        "directory's contents, or use `cinefeat archive` for a feature archive)"
+    )
 
 
 def _open(store: Any, mode: str, metadata: Path) -> zarr.Group:

@@ -51,6 +51,15 @@ def check_listing(listing: PartListing, superseded: set[str], report: Validation
                 "store to drop them",
                 part=name,
             )
+    for name in listing.uncommitted:
+        report.add(
+            "uncommitted",
+            f"{L.PARTS}/{name}/zarr.json has no '{L.COMMIT_ATTR}' attribute: nothing in the part "
+            "is committed, so readers skip it (cinefeat never writes such a part); move the "
+            "folder out of the store if another tool left it",
+            part=name,
+            severity="warning",
+        )
     for name in listing.creating:
         report.add(
             "orphaned",
