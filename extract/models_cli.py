@@ -61,6 +61,10 @@ def list_command(as_json: bool) -> None:
             flags += ", follows `main` (no pinned revision)"
         click.echo(f"{row['name']:<36} {row['format']:<24} {flags}")
         click.echo(f"  {row['description']} [{row['licence']}]  {row['url'] or ''}")
+    click.echo(
+        "Also: any open_clip model as clip-<model>-<tag> (lower case, e.g. clip-vit-l-14-openai; "
+        "pairs from open_clip.list_pretrained())."
+    )
 
 
 @models.command("download")

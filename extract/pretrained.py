@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,17 @@ class PretrainedWeights:
 
 
 _TABLE: dict[str, PretrainedWeights] = {}
+_RESOLVERS: list[Callable[[str], PretrainedWeights | None]] = []
+
+
+def register_resolver(resolve: Callable[[str], PretrainedWeights | None]) -> None:
+    """Add a function that makes an entry for a name the table lacks (or returns None).
+
+    Why: some families are open-ended (every open_clip model/tag); listing them all would bury
+    the table, yet each must be downloadable ahead of time by name (`cinefeat models download`).
+    """
+    if resolve not in _RESOLVERS:
+        _RESOLVERS.append(resolve)
 
 
 def register_weights(entry: PretrainedWeights) -> PretrainedWeights:
@@ -131,6 +142,10 @@ def get_weights(name: str) -> PretrainedWeights:
     if name in local:
         return local[name]
     if name not in _TABLE:
+        for resolve in _RESOLVERS:
+            entry = resolve(name)
+            if entry is not None:
+                return entry
         known = ", ".join(sorted(set(_TABLE) | set(local))) or "(none)"
         raise KeyError(f"unknown weights {name!r}; known: {known} (see `cinefeat models list`)")
     return _TABLE[name]

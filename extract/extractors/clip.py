@@ -124,6 +124,24 @@ def register_open_clip_weights(model: str, tag: str) -> pretrained.PretrainedWei
     return pretrained.register_weights(entry)
 
 
+def _resolve_open_clip_name(name: str) -> pretrained.PretrainedWeights | None:
+    """`clip-<model>-<tag>` for any open_clip pretrained pair (`clip-vit-l-14-openai`), so every
+    CLIP the extractor can select is downloadable ahead of time by name."""
+    if not name.startswith("clip-"):
+        return None
+    try:
+        import open_clip
+    except ImportError:
+        return None
+    for model, tag in open_clip.list_pretrained():
+        if weights_name(model, tag) == name:
+            return register_open_clip_weights(model, tag)
+    return None
+
+
+pretrained.register_resolver(_resolve_open_clip_name)
+
+
 @register_extractor
 class ClipExtractor(BatchExtractor):
     name = "clip"

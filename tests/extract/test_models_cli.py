@@ -116,3 +116,16 @@ def test_path_prints_the_folder_of_a_multi_file_entry(tmp_cache: Path) -> None:
 def test_unknown_name(tmp_cache: Path) -> None:
     code, out = invoke("path", "nope")
     assert code == 1 and "unknown weights 'nope'" in out and "cinefeat models list" in out
+
+
+def test_any_open_clip_model_is_an_entry_by_name(tmp_cache: Path) -> None:
+    """Every CLIP the extractor can select (`--option clip.model=ViT-L-14 clip.pretrained=...`)
+    can be fetched ahead of time for offline GPU nodes, by the name `models list` documents."""
+    from cinefeat.extract.extractors.clip import weights_name
+
+    name = weights_name("ViT-L-14", "openai")
+    code, out = invoke("path", name)
+    assert code == 1 and f"cinefeat models download {name}" in out
+    assert "unknown weights" not in out and "https://" in out
+    code, out = invoke("path", "clip-no-such-model-tag")
+    assert code == 1 and "unknown weights" in out
