@@ -40,6 +40,7 @@ from cinefeat.store.part_checks import (
     check_leftovers,
     check_listing,
 )
+from cinefeat.store.provenance import hash_problem, incompatibilities
 from cinefeat.store.record import TrailerRecord
 
 Severity = Literal["error", "warning"]
@@ -140,6 +141,7 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
                 trailer=tid,
             )
     _check_provenance_agrees(parts, report)
+    _check_hashes(parts, report)
     report.trailers = len({tid for part in parts for tid in part.ids})
     store.refresh()
     return report
@@ -330,11 +332,7 @@ def _check_provenance_agrees(parts: list[Part], report: ValidationReport) -> Non
                 first[name] = (part.name, fpart.provenance)
                 continue
             other_part, other = first[name]
-            diffs = [
-                k
-                for k in ("dim", "dtype", "config_hash")
-                if other.get(k) != fpart.provenance.get(k)
-            ]
+            diffs = incompatibilities(other, fpart.provenance)
             if diffs:
                 report.add(
                     "provenance",
@@ -343,3 +341,14 @@ def _check_provenance_agrees(parts: list[Part], report: ValidationReport) -> Non
                     part=part.name,
                     feature=name,
                 )
+
+
+def _check_hashes(parts: list[Part], report: ValidationReport) -> None:
+    """The recorded `config_hash` of every feature of every part is recomputed."""
+    for part in parts:
+        for name, fpart in part.features.items():
+            found = hash_problem(fpart.provenance)
+            if found is not None:
+                severity, message = found
+                report.add("provenance-hash", message, part=part.name, feature=name,
+                           severity=severity)  # fmt: skip
