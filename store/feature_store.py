@@ -217,7 +217,7 @@ class FeatureStore:
             raise KeyError(f"trailer {trailer_id!r} has no committed {feature!r} rows")
         part, pos = loc
         fpart = index.parts[part].features[feature]
-        fpart.require_intact()
+        fpart.require_intact(trailer_id)
         start, stop = (int(x) for x in fpart.offsets[pos])
         values, spans = fpart.read_rows(start, stop)
         fpart.verify(pos, values, spans)

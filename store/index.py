@@ -66,12 +66,13 @@ class FeaturePart:
             self._texts = self.group[L.TEXTS]
         return self._texts
 
-    def require_intact(self) -> None:
+    def require_intact(self, trailer: str | None = None) -> None:
         """Raise `StoreIntegrityError` when the offsets, dim or dtypes contradict the commit and
-        provenance: rows read through them would be garbage."""
+        provenance: rows read through them would be garbage (`trailer`: the one being read)."""
+        reading = f" (reading trailer {trailer!r})" if trailer is not None else ""
         if self.damage:
-            raise StoreIntegrityError(self.damage)
-        where = f"part {self.part!r}, feature {self.name!r}"
+            raise StoreIntegrityError(self.damage + reading)
+        where = f"part {self.part!r}, feature {self.name!r}{reading}"
         dtype, dim = self.provenance.get("dtype"), self.provenance.get("dim")
         if str(self.values.dtype) != dtype or self.values.ndim != 2 or self.values.shape[1] != dim:
             raise StoreIntegrityError(

@@ -25,6 +25,8 @@ from zarr.core.sync import sync
 from cinefeat.store import layout as L
 from cinefeat.store.canonical import storage_rows
 from cinefeat.store.console import progress
+from cinefeat.store.digests import RowDigests
+from cinefeat.store.errors import StoreIntegrityError
 from cinefeat.store.feature_store import FeatureStore
 from cinefeat.store.index import (
     FeaturePart,
@@ -42,6 +44,7 @@ from cinefeat.store.part_checks import (
 )
 from cinefeat.store.provenance import hash_problem, incompatibilities
 from cinefeat.store.record import TrailerRecord
+from cinefeat.store.zipmembers import damaged_members
 
 Severity = Literal["error", "warning"]
 
@@ -117,6 +120,9 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     check_leases(store.path, [(n, g) for n, g in listing.groups if n not in superseded], report)
     check_consolidated(root, [n for n, _ in listing.groups], report)
     report.parts = len(parts)
+    if check_values and L.is_zip(store.path):
+        for member, why in damaged_members(store.path):
+            report.add("zip-crc", f"zip member {member} {why}: download the archive again")
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     for part in progress(parts, desc="validate", unit="part"):
         try:
@@ -187,6 +193,9 @@ def _check_feature(
     part: Part, name: str, fpart: FeaturePart, report: ValidationReport, check_values: bool
 ) -> None:
     where = {"part": part.name, "feature": name}
+    if fpart.damage:
+        report.add("offsets", fpart.damage, **where)
+        return
     values, spans = fpart.values, fpart.spans
     prov = fpart.provenance
     if values.ndim != 2 or values.shape[1] != prov.get("dim"):
@@ -248,16 +257,20 @@ def _check_feature(
 
 
 def _check_rows(fpart: FeaturePart, report: ValidationReport, where: dict[str, str]) -> None:
+    """NaN/Inf values, bad spans, unreadable chunks and, in the same pass, every entry's digests."""
     step = storage_rows(fpart.values)
     step = max(step, (1 << 16) // step * step)
+    digests: RowDigests | None = RowDigests(fpart.offsets)
     for r0 in range(0, fpart.rows, step):
         r1 = min(fpart.rows, r0 + step)
+        blocks: dict[str, np.ndarray] = {}
         for array_name, array in ((L.VALUES, fpart.values), (L.SPANS, fpart.spans)):
             try:
                 block = np.asarray(array[r0:r1])
             except Exception:
                 _report_unreadable(fpart, array_name, array, r0, r1, report, where)
                 continue
+            blocks[array_name] = block
             bad_rows = ~np.isfinite(block.astype(np.float32)).all(axis=1)
             if array_name == L.SPANS:
                 bad_rows |= block[:, 1] < block[:, 0]
@@ -272,6 +285,33 @@ def _check_rows(fpart: FeaturePart, report: ValidationReport, where: dict[str, s
                     trailer=tid,
                     **where,
                 )
+        if digests is not None and len(blocks) == 2:
+            digests.feed(blocks[L.VALUES], blocks[L.SPANS])
+        else:
+            digests = None  # unreadable rows are reported above; their digests cannot be had
+    if digests is not None:
+        _check_digests(fpart, digests.result(), report, where)
+
+
+def _check_digests(
+    fpart: FeaturePart, got: np.ndarray, report: ValidationReport, where: dict[str, str]
+) -> None:
+    try:
+        recorded = fpart.digests
+    except StoreIntegrityError as error:
+        report.add("digests", str(error), **where)
+        return
+    if recorded is None:
+        return  # written before digests: nothing to compare with
+    for i in np.flatnonzero((recorded != got).any(axis=1)):
+        what = "values" if recorded[i, 0] != got[i, 0] else "spans"
+        report.add(
+            "checksum",
+            f"the {what} rows do not match the crc32 recorded at commit: the bytes changed "
+            "after writing; re-extract this trailer",
+            trailer=fpart.ids[i],
+            **where,
+        )
 
 
 def _report_unreadable(
