@@ -122,7 +122,11 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     report.parts = len(parts)
     if check_values and L.is_zip(store.path):
         for member, why in damaged_members(store.path):
-            report.add("zip-crc", f"zip member {member} {why}: download the archive again")
+            bits = member.split("/")
+            part = bits[1] if len(bits) > 2 and bits[0] == L.PARTS else None
+            report.add(
+                "zip-crc", f"zip member {member} {why}: download the archive again", part=part
+            )
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     for part in progress(parts, desc="validate", unit="part"):
         try:
@@ -193,9 +197,8 @@ def _check_feature(
     part: Part, name: str, fpart: FeaturePart, report: ValidationReport, check_values: bool
 ) -> None:
     where = {"part": part.name, "feature": name}
-    if fpart.damage:
+    if fpart.damage:  # the offsets cannot be trusted: name what can be named, read no rows
         report.add("offsets", fpart.damage, **where)
-        return
     values, spans = fpart.values, fpart.spans
     prov = fpart.provenance
     if values.ndim != 2 or values.shape[1] != prov.get("dim"):
@@ -234,6 +237,8 @@ def _check_feature(
             trailer=fpart.ids[order[i + 1]],
             **where,
         )
+    if fpart.damage:
+        return
     for array_name, array, count in (
         (L.VALUES, values, fpart.rows),
         (L.SPANS, spans, fpart.rows),
