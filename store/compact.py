@@ -192,7 +192,7 @@ def write_feature(
             "the source changed or is damaged; run `cinefeat store validate`"
         )
     table.digests = digests.result()
-    _check_copied(table)
+    check_copied(table)
     if table.ids:
         L.dense(group[L.ENTRY_IDS])[:] = np.array(table.ids, dtype=object)
         L.dense(group[L.OFFSETS])[:] = table.offsets
@@ -200,7 +200,7 @@ def write_feature(
         L.dense(group[L.TEXTS])[:] = np.array(table.texts, dtype=object)
 
 
-def _check_copied(table: FeatureTable) -> None:
+def check_copied(table: FeatureTable) -> None:
     """The rows copied must be the rows committed: a damaged source part stops the rewrite
     (its damage would otherwise get fresh digests and pass for data)."""
     if table.expected is None or table.digests is None:

@@ -14,6 +14,7 @@ from cinefeat.store import FeatureStore, TrailerRecord
 from cinefeat.store.archive import write_stored_zip
 from cinefeat.store.compact import compact
 from cinefeat.store.errors import StoreIntegrityError
+from cinefeat.store.hdf5 import export_hdf5
 from cinefeat.store.validate import validate
 from cinefeat.store.zipmembers import stored_members
 
@@ -92,6 +93,9 @@ def test_overwritten_finite_values(tmp_path: Path) -> None:
     with pytest.raises(StoreIntegrityError, match="t3"):  # compaction would launder the damage
         compact(reopened)
     assert FeatureStore.open(store.path).parts() == store.parts()
+    with pytest.raises(StoreIntegrityError, match="t3"):  # nor is it exported as data
+        export_hdf5(reopened, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
 
 
 def test_a_deleted_digests_chunk(tmp_path: Path) -> None:
