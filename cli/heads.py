@@ -116,7 +116,10 @@ def check_recipe(head: TrainedHead, recipe: ExtractionRecipe) -> None:
     features differently from the head's training features."""
     from cinefeat.fuse.provenance import ProvenanceMismatchError, provenance_mismatches
 
-    made = {feature: e.provenance() for feature, e in recipe.extractors.items()}
+    made = {
+        feature: e.provenance(scene_detector=recipe.scene_detector)
+        for feature, e in recipe.extractors.items()
+    }
     problems = provenance_mismatches(head.provenance, made)
     if problems:
         raise PredictError(

@@ -16,7 +16,6 @@ Two kinds:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from cinefeat.store.provenance import provenance_hash
 from cinefeat.store.rows import FeatureRows
 
 Kind = Literal["frames", "clips", "audio", "trailer"]
@@ -136,18 +136,26 @@ class Extractor(ABC):
         """Model id, weights sha256, layer: overridden by extractors with pretrained weights."""
         return {}
 
-    def provenance(self) -> dict[str, Any]:
-        """Everything the store records about how this feature was made."""
+    def provenance(self, scene_detector: str | None = None) -> dict[str, Any]:
+        """Everything the store records about how this feature was made.
+
+        `scene_detector`: the run's detector, recorded as `sampling.scene_detector` when this
+        extractor's frames depend on scenes (`uses_scenes`). The hash is the store's own
+        (`provenance_hash`), so it equals what the store records for the same settings.
+        """
         request = self.request()
+        sampling = _request_dict(request)
+        if scene_detector is not None and uses_scenes(request):
+            sampling["scene_detector"] = scene_detector
         info: dict[str, Any] = {
             "extractor": self.name,
             "kind": self.kind,
             "dim": self.dim,
             "config": self.config.to_dict(),
-            "sampling": _request_dict(request),
+            "sampling": sampling,
             **self.model_info(),
         }
-        info["config_hash"] = config_hash(info)
+        info["config_hash"] = provenance_hash(json.loads(json.dumps(info, default=str)))
         return info
 
 
@@ -184,12 +192,15 @@ def _request_dict(request: Request) -> dict[str, Any]:
     return out
 
 
-def config_hash(info: dict[str, Any]) -> str:
-    """Stable short hash of a provenance dict (keys sorted), to tell two configs apart."""
-    payload = json.dumps(
-        {k: v for k, v in info.items() if k != "config_hash"}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+SCENE_SAMPLERS = frozenset({"scene-middle", "shot-clips"})
+
+
+def uses_scenes(request: Request) -> bool:
+    """True when the items depend on the scene detector: clips, or frames picked per scene."""
+    frames = request.frames if isinstance(request, TrailerRequest) else request
+    if isinstance(frames, ClipRequest):
+        return True
+    return isinstance(frames, FrameRequest) and frames.sampler in SCENE_SAMPLERS
 
 
 @dataclass

@@ -205,15 +205,9 @@ class LocalRunner:
         self._declared.add(id(writer))
 
     def _provenance(self, name: str, extractor: Extractor) -> dict[str, Any]:
-        """The extractor's provenance plus the scene detector when its frames depend on scenes."""
-        info = extractor.provenance()
-        spec = self.plan.spec_of.get(name) or self.plan.trailer_frames_of.get(name)
-        if spec is not None and (spec.clip or spec.sampler in ("scene-middle", "shot-clips")):
-            info["sampling"] = {
-                **info.get("sampling", {}),
-                "scene_detector": self.options.scene_detector,
-            }
-        return info
+        """The extractor's provenance, with the scene detector when its frames depend on scenes
+        (added before the hash is computed, so the hash covers it)."""
+        return extractor.provenance(scene_detector=self.options.scene_detector)
 
     # -- the two sides of the queue ---------------------------------------------------------------
 

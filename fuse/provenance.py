@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cinefeat.fuse.data import DataError
+from cinefeat.store.provenance import is_old_style_hash
 
 # Not part of how the numbers were made: a patch release, the hash itself, the storage dtype.
 IGNORED_KEYS = frozenset({"cinefeat_version", "config_hash", "dtype"})
@@ -54,6 +55,14 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _comparable_hashes(old: object, new: object) -> bool:
+    """Both sides carry a hash of the same definition (a head trained on a store written before
+    the full hash holds a 16-hex one: its keys are compared instead)."""
+    if not old or not new:
+        return False
+    return is_old_style_hash(old) == is_old_style_hash(new)
+
+
 def provenance_mismatches(
     trained: Mapping[str, Mapping[str, Any]], given: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
@@ -67,7 +76,7 @@ def provenance_mismatches(
             problems.append(f"{feature}: no provenance given for this feature")
             continue
         differences = _differences(old, new)
-        if old.get("config_hash") and new.get("config_hash"):
+        if _comparable_hashes(old.get("config_hash"), new.get("config_hash")):
             if old["config_hash"] != new["config_hash"]:
                 problems.append(
                     f"{feature}: " + ("; ".join(differences) or "the configuration hash differs")

@@ -86,6 +86,7 @@ def create_feature_arrays(
     )
     group.create_array(L.ENTRY_IDS, shape=(entries,), chunks=(L.INDEX_CHUNK,), dtype=str)
     group.create_array(L.OFFSETS, shape=(entries, 2), chunks=(L.INDEX_CHUNK, 2), dtype="int64")
+    group.create_array(L.DIGESTS, shape=(entries, 2), chunks=(L.INDEX_CHUNK, 2), dtype="uint32")
     group.create_array(L.TEXTS, shape=(entries,), chunks=(L.INDEX_CHUNK,), dtype=str)
     return group
 

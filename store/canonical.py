@@ -38,6 +38,8 @@ class FeatureTable:
     lengths: np.ndarray  # rows per entry, output order
     texts: list[str]  # JSON per entry
     sources: list[tuple[FeaturePart, np.ndarray]]  # (part, (k, 2) winning offsets sorted by start)
+    expected: np.ndarray | None = None  # (entries, 2) int64 source digests, -1 where unrecorded
+    digests: np.ndarray | None = None  # (entries, 2) uint32, set once the rows were written
 
     @property
     def rows(self) -> int:
@@ -95,10 +97,12 @@ def feature_table(index: StoreIndex, name: str) -> FeatureTable:
     lengths: list[np.ndarray] = []
     texts: list[str] = []
     sources: list[tuple[FeaturePart, np.ndarray]] = []
+    expected: list[np.ndarray] = []
     for pi, fpart in fparts:
         positions = np.array(sorted(by_part.get(pi, [])), dtype=np.int64)
         if not len(positions):
             continue
+        fpart.require_intact()  # damaged offsets or dtypes: never copied as if they were data
         offsets = fpart.offsets[positions]
         order = np.argsort(offsets[:, 0], kind="stable")
         positions, offsets = positions[order], offsets[order]
@@ -112,6 +116,12 @@ def feature_table(index: StoreIndex, name: str) -> FeatureTable:
         lengths.append(offsets[:, 1] - offsets[:, 0])
         texts += [str(part_texts[p]) for p in positions]
         sources.append((fpart, offsets))
+        recorded = fpart.digests
+        expected.append(
+            recorded[positions].astype(np.int64)
+            if recorded is not None
+            else np.full((len(positions), 2), -1, dtype=np.int64)
+        )
     return FeatureTable(
         name=name,
         provenance=provenance,
@@ -121,6 +131,7 @@ def feature_table(index: StoreIndex, name: str) -> FeatureTable:
         lengths=np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
         texts=texts,
         sources=sources,
+        expected=np.concatenate(expected) if expected else np.zeros((0, 2), dtype=np.int64),
     )
 
 

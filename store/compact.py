@@ -36,7 +36,8 @@ from cinefeat.store.canonical import (
     trailer_table,
 )
 from cinefeat.store.console import progress
-from cinefeat.store.errors import ReadOnlyStoreError, StoreError
+from cinefeat.store.digests import DIGESTS_CRC, OFFSETS_CRC, RowDigests, crc32
+from cinefeat.store.errors import ReadOnlyStoreError, StoreError, StoreIntegrityError
 from cinefeat.store.feature_store import FeatureStore
 from cinefeat.store.index import (
     Part,
@@ -177,9 +178,12 @@ def write_feature(
     )
     values = AlignedWriter(L.dense(group[L.VALUES]), storage_rows(group[L.VALUES]))
     spans = AlignedWriter(L.dense(group[L.SPANS]), storage_rows(group[L.SPANS]))
+    digests = RowDigests(table.offsets)
     for v, s in blocks if blocks is not None else table.blocks():  # type: ignore[union-attr]
-        values.add(np.asarray(v, dtype=table.dtype))
-        spans.add(np.asarray(s, dtype=np.float64))
+        v, s = np.asarray(v, dtype=table.dtype), np.asarray(s, dtype=np.float64)
+        digests.feed(v, s)
+        values.add(v)
+        spans.add(s)
     values.close()
     spans.close()
     if values.written != table.rows:
@@ -187,19 +191,40 @@ def write_feature(
             f"feature {table.name!r}: copied {values.written} rows, expected {table.rows}: "
             "the source changed or is damaged; run `cinefeat store validate`"
         )
+    table.digests = digests.result()
+    check_copied(table)
     if table.ids:
         L.dense(group[L.ENTRY_IDS])[:] = np.array(table.ids, dtype=object)
         L.dense(group[L.OFFSETS])[:] = table.offsets
+        L.dense(group[L.DIGESTS])[:] = table.digests
         L.dense(group[L.TEXTS])[:] = np.array(table.texts, dtype=object)
 
 
+def check_copied(table: FeatureTable) -> None:
+    """The rows copied must be the rows committed: a damaged source part stops the rewrite
+    (its damage would otherwise get fresh digests and pass for data)."""
+    if table.expected is None or table.digests is None:
+        return
+    known = table.expected >= 0
+    bad = np.flatnonzero((known & (table.expected != table.digests.astype(np.int64))).any(axis=1))
+    if len(bad):
+        trailers = [table.ids[i] for i in bad[:5]]
+        raise StoreIntegrityError(
+            f"feature {table.name!r}: the rows of {len(bad)} trailer(s) {trailers} do not match "
+            "the digests recorded at commit: the store is damaged and nothing was rewritten; run "
+            "`cinefeat store validate` and re-extract those trailers"
+        )
+
+
 def commit_counts(tables: list[FeatureTable], trailers: int) -> dict:
-    return {
-        "sequence": 1,
-        "time": time.time(),
-        "trailers": trailers,
-        "features": {t.name: {"entries": len(t.ids), "rows": t.rows} for t in tables},
-    }
+    features = {}
+    for t in tables:
+        counts: dict[str, int] = {"entries": len(t.ids), "rows": t.rows}
+        if t.digests is not None:
+            counts[OFFSETS_CRC] = crc32(t.offsets.astype(np.int64))
+            counts[DIGESTS_CRC] = crc32(t.digests.astype(np.uint32))
+        features[t.name] = counts
+    return {"sequence": 1, "time": time.time(), "trailers": trailers, "features": features}
 
 
 def compact(

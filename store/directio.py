@@ -102,6 +102,8 @@ class RowReader:
             return self._file(index), 0, None
         name = self._file(index).as_posix()
         found = self._zip.range(name)
+        if found is not None:
+            self._zip.verify(name)
         if found is None:
             raise StoreError(
                 f"chunk {name} is missing from {self._zip.path}: the archive is damaged; "

@@ -36,3 +36,8 @@ class LabelError(StoreError):
 
 class Hdf5FormatError(StoreError):
     """An HDF5 file does not follow the cinefeat layout and cannot be imported."""
+
+
+class StoreIntegrityError(StoreFormatError):
+    """Committed data does not match what its commit recorded (a digest, the offsets, a dtype):
+    the message names the part, feature and trailer; never returned as rows."""

@@ -200,6 +200,8 @@ class FeatureStore:
     def lengths(self, feature: str) -> dict[str, int]:
         index = self.index
         out: dict[str, int] = {}
+        for _, fpart in index.feature_parts(feature):
+            fpart.require_intact()
         for tid, (part, pos) in index.feature(feature).items():
             start, stop = index.parts[part].features[feature].offsets[pos]
             out[tid] = int(stop - start)
@@ -215,8 +217,10 @@ class FeatureStore:
             raise KeyError(f"trailer {trailer_id!r} has no committed {feature!r} rows")
         part, pos = loc
         fpart = index.parts[part].features[feature]
+        fpart.require_intact(trailer_id)
         start, stop = (int(x) for x in fpart.offsets[pos])
         values, spans = fpart.read_rows(start, stop)
+        fpart.verify(pos, values, spans)
         return FeatureRows(values, spans, decode_texts(fpart.text(pos)))
 
     def __getitem__(self, trailer_id: str) -> dict[str, FeatureRows]:
@@ -232,11 +236,12 @@ class FeatureStore:
         return self.get(trailer_id, feature).texts or []
 
     def load_feature(
-        self, feature: str
+        self, feature: str, verify: bool = True
     ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
         """One pass over `feature`: (values (N_rows, dim), spans (N_rows, 2), {id: (start, stop)}).
 
         Reads each part's committed rows with one slice; offsets index into the returned arrays.
+        `verify`: check every entry's digests (a damaged trailer raises `StoreIntegrityError`).
         """
         index = self.index
         fparts = index.feature_parts(feature)
@@ -249,9 +254,13 @@ class FeatureStore:
         span_blocks: list[np.ndarray] = []
         base = 0
         for pi, fpart in fparts:
+            fpart.require_intact()
             bases[pi] = base
             if fpart.rows:
                 values, spans = fpart.read_rows(0, fpart.rows)
+                if verify:
+                    for pos, (start, stop) in enumerate(fpart.offsets.tolist()):
+                        fpart.verify(pos, values[start:stop], spans[start:stop])
                 values_blocks.append(values)
                 span_blocks.append(spans)
             base += fpart.rows

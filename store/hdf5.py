@@ -26,8 +26,9 @@ import numpy as np
 from cinefeat.store import layout as L
 from cinefeat.store.arrays import create_part
 from cinefeat.store.canonical import FeatureTable, TrailerTable, feature_table, trailer_table
-from cinefeat.store.compact import commit_counts, write_feature, write_trailers
+from cinefeat.store.compact import check_copied, commit_counts, write_feature, write_trailers
 from cinefeat.store.console import progress
+from cinefeat.store.digests import RowDigests
 from cinefeat.store.errors import Hdf5FormatError, NotAStoreError
 from cinefeat.store.feature_store import FeatureStore
 from cinefeat.store.labels import read_labels, write_labels
@@ -88,10 +89,14 @@ def _export_feature(group: h5py.Group, table: FeatureTable, row_chunk: int) -> N
     )
     spans = group.create_dataset(L.SPANS, shape=(table.rows, 2), dtype=np.float64)
     row = 0
+    digests = RowDigests(table.offsets)
     for v, s in table.blocks():
+        digests.feed(np.asarray(v, dtype=table.dtype), np.asarray(s, dtype=np.float64))
         values[row : row + len(v)] = v
         spans[row : row + len(v)] = s
         row += len(v)
+    table.digests = digests.result()
+    check_copied(table)  # damaged rows are not exported as data
     group.create_dataset(L.ENTRY_IDS, data=_strings(table.ids), dtype=_STR)
     group.create_dataset(L.OFFSETS, data=table.offsets.astype(np.int64))
     group.create_dataset(L.TEXTS, data=_strings(table.texts), dtype=_STR)

@@ -20,8 +20,9 @@ import zarr
 from zarr.core.sync import sync
 
 from cinefeat.store import layout as L
+from cinefeat.store.digests import DIGESTS_CRC, check_entry, crc32, offsets_damage
 from cinefeat.store.directio import RowReader
-from cinefeat.store.errors import StoreFormatError
+from cinefeat.store.errors import StoreFormatError, StoreIntegrityError
 from cinefeat.store.lease import LEASE
 from cinefeat.store.record import TrailerRecord
 
@@ -35,6 +36,11 @@ class FeaturePart:
     ids: list[str]
     offsets: np.ndarray  # (entries, 2) int64, [start, stop) into this part's values
     rows: int
+    part: str = ""
+    name: str = ""
+    counts: dict[str, Any] = field(default_factory=dict)  # this feature's commit record
+    damage: str = ""  # why the offsets cannot be trusted ("" when they can)
+    _digests: np.ndarray | None = None
     _values: zarr.Array | None = None
     _spans: zarr.Array | None = None
     _texts: zarr.Array | None = None
@@ -59,6 +65,52 @@ class FeaturePart:
         if self._texts is None:
             self._texts = self.group[L.TEXTS]
         return self._texts
+
+    def require_intact(self, trailer: str | None = None) -> None:
+        """Raise `StoreIntegrityError` when the offsets, dim or dtypes contradict the commit and
+        provenance: rows read through them would be garbage (`trailer`: the one being read)."""
+        reading = f" (reading trailer {trailer!r})" if trailer is not None else ""
+        if self.damage:
+            raise StoreIntegrityError(self.damage + reading)
+        where = f"part {self.part!r}, feature {self.name!r}{reading}"
+        dtype, dim = self.provenance.get("dtype"), self.provenance.get("dim")
+        if str(self.values.dtype) != dtype or self.values.ndim != 2 or self.values.shape[1] != dim:
+            raise StoreIntegrityError(
+                f"{where}: values are {self.values.dtype} {self.values.shape}, the part recorded "
+                f"{dtype} with dim {dim} ({L.VALUES}/zarr.json was changed): its bytes would be "
+                "read as other numbers; restore the file or re-extract the feature"
+            )
+        if self.spans.dtype != np.float64 or self.spans.ndim != 2 or self.spans.shape[1] != 2:
+            raise StoreIntegrityError(
+                f"{where}: spans are {self.spans.dtype} {self.spans.shape}, not float64 (R, 2) "
+                f"({L.SPANS}/zarr.json was changed): restore the file or re-extract the feature"
+            )
+
+    @property
+    def digests(self) -> np.ndarray | None:
+        """(entries, 2) uint32 digests recorded at commit; None for parts written without them.
+
+        Checked against the commit record's crc when first read, so a lost `digests` chunk is
+        reported as such instead of making every trailer look damaged.
+        """
+        if self._digests is None and DIGESTS_CRC in self.counts:
+            entries = len(self.ids)
+            raw = self.group[L.DIGESTS][:entries] if entries else np.zeros((0, 2))
+            digests = np.asarray(raw, dtype=np.uint32).reshape(-1, 2)
+            if crc32(digests) != int(self.counts[DIGESTS_CRC]):
+                raise StoreIntegrityError(
+                    f"part {self.part!r}, feature {self.name!r}: the {L.DIGESTS} array does not "
+                    "match the crc32 of the commit record (a chunk is missing or changed): the "
+                    "rows cannot be checked; restore the part from a backup or re-extract it"
+                )
+            self._digests = digests
+        return self._digests
+
+    def verify(self, position: int, values: np.ndarray, spans: np.ndarray) -> None:
+        """Raise unless entry `position`'s rows as read match its digests (if recorded)."""
+        digests = self.digests
+        if digests is not None:
+            check_entry(self.part, self.name, self.ids[position], digests[position], values, spans)
 
     def read_rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(values, spans) of rows [start, stop): one byte-range read each on a local store."""
@@ -141,6 +193,10 @@ def read_part(name: str, group: zarr.Group) -> Part:
             ids=_strings(fgroup[L.ENTRY_IDS], entries),
             offsets=offsets,
             rows=int(fcounts.get("rows", 0)),
+            part=name,
+            name=fname,
+            counts=dict(fcounts),
+            damage=offsets_damage(name, fname, offsets, fcounts),
         )
     return Part(name, group, dict(info), dict(commit), ids, status, committed_at, features)
 

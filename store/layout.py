@@ -37,6 +37,7 @@ VALUES = "values"
 SPANS = "spans"
 ENTRY_IDS = "ids"
 OFFSETS = "offsets"
+DIGESTS = "digests"  # (entries, 2) uint32: crc32 of each entry's values and spans bytes
 TEXTS = "texts"
 
 PART_ATTR = "part"  # {"run", "worker", "created", "host", "pid"}

@@ -25,6 +25,8 @@ from zarr.core.sync import sync
 from cinefeat.store import layout as L
 from cinefeat.store.canonical import storage_rows
 from cinefeat.store.console import progress
+from cinefeat.store.digests import RowDigests
+from cinefeat.store.errors import StoreIntegrityError
 from cinefeat.store.feature_store import FeatureStore
 from cinefeat.store.index import (
     FeaturePart,
@@ -40,7 +42,9 @@ from cinefeat.store.part_checks import (
     check_leftovers,
     check_listing,
 )
+from cinefeat.store.provenance import hash_problem, incompatibilities
 from cinefeat.store.record import TrailerRecord
+from cinefeat.store.zipmembers import damaged_members
 
 Severity = Literal["error", "warning"]
 
@@ -118,6 +122,13 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     check_leases(store.path, [(n, g) for n, g in listing.groups if n not in superseded], report)
     check_consolidated(root, [n for n, _ in listing.groups], report)
     report.parts = len(parts)
+    if check_values and L.is_zip(store.path):
+        for member, why in damaged_members(store.path):
+            bits = member.split("/")
+            part = bits[1] if len(bits) > 2 and bits[0] == L.PARTS else None
+            report.add(
+                "zip-crc", f"zip member {member} {why}: download the archive again", part=part
+            )
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     for part in progress(parts, desc="validate", unit="part"):
         try:
@@ -142,6 +153,7 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
                 trailer=tid,
             )
     _check_provenance_agrees(parts, report)
+    _check_hashes(parts, report)
     report.trailers = len({tid for part in parts for tid in part.ids})
     store.refresh()
     report.outcomes = _outcomes(store, report)
@@ -199,6 +211,8 @@ def _check_feature(
     part: Part, name: str, fpart: FeaturePart, report: ValidationReport, check_values: bool
 ) -> None:
     where = {"part": part.name, "feature": name}
+    if fpart.damage:  # the offsets cannot be trusted: name what can be named, read no rows
+        report.add("offsets", fpart.damage, **where)
     values, spans = fpart.values, fpart.spans
     prov = fpart.provenance
     if values.ndim != 2 or values.shape[1] != prov.get("dim"):
@@ -237,6 +251,8 @@ def _check_feature(
             trailer=fpart.ids[order[i + 1]],
             **where,
         )
+    if fpart.damage:
+        return
     for array_name, array, count in (
         (L.VALUES, values, fpart.rows),
         (L.SPANS, spans, fpart.rows),
@@ -260,16 +276,20 @@ def _check_feature(
 
 
 def _check_rows(fpart: FeaturePart, report: ValidationReport, where: dict[str, str]) -> None:
+    """NaN/Inf values, bad spans, unreadable chunks and, in the same pass, every entry's digests."""
     step = storage_rows(fpart.values)
     step = max(step, (1 << 16) // step * step)
+    digests: RowDigests | None = RowDigests(fpart.offsets)
     for r0 in range(0, fpart.rows, step):
         r1 = min(fpart.rows, r0 + step)
+        blocks: dict[str, np.ndarray] = {}
         for array_name, array in ((L.VALUES, fpart.values), (L.SPANS, fpart.spans)):
             try:
                 block = np.asarray(array[r0:r1])
             except Exception:
                 _report_unreadable(fpart, array_name, array, r0, r1, report, where)
                 continue
+            blocks[array_name] = block
             bad_rows = ~np.isfinite(block.astype(np.float32)).all(axis=1)
             if array_name == L.SPANS:
                 bad_rows |= block[:, 1] < block[:, 0]
@@ -284,6 +304,33 @@ def _check_rows(fpart: FeaturePart, report: ValidationReport, where: dict[str, s
                     trailer=tid,
                     **where,
                 )
+        if digests is not None and len(blocks) == 2:
+            digests.feed(blocks[L.VALUES], blocks[L.SPANS])
+        else:
+            digests = None  # unreadable rows are reported above; their digests cannot be had
+    if digests is not None:
+        _check_digests(fpart, digests.result(), report, where)
+
+
+def _check_digests(
+    fpart: FeaturePart, got: np.ndarray, report: ValidationReport, where: dict[str, str]
+) -> None:
+    try:
+        recorded = fpart.digests
+    except StoreIntegrityError as error:
+        report.add("digests", str(error), **where)
+        return
+    if recorded is None:
+        return  # written before digests: nothing to compare with
+    for i in np.flatnonzero((recorded != got).any(axis=1)):
+        what = "values" if recorded[i, 0] != got[i, 0] else "spans"
+        report.add(
+            "checksum",
+            f"the {what} rows do not match the crc32 recorded at commit: the bytes changed "
+            "after writing; re-extract this trailer",
+            trailer=fpart.ids[i],
+            **where,
+        )
 
 
 def _report_unreadable(
@@ -344,11 +391,7 @@ def _check_provenance_agrees(parts: list[Part], report: ValidationReport) -> Non
                 first[name] = (part.name, fpart.provenance)
                 continue
             other_part, other = first[name]
-            diffs = [
-                k
-                for k in ("dim", "dtype", "config_hash")
-                if other.get(k) != fpart.provenance.get(k)
-            ]
+            diffs = incompatibilities(other, fpart.provenance)
             if diffs:
                 report.add(
                     "provenance",
@@ -357,3 +400,14 @@ def _check_provenance_agrees(parts: list[Part], report: ValidationReport) -> Non
                     part=part.name,
                     feature=name,
                 )
+
+
+def _check_hashes(parts: list[Part], report: ValidationReport) -> None:
+    """The recorded `config_hash` of every feature of every part is recomputed."""
+    for part in parts:
+        for name, fpart in part.features.items():
+            found = hash_problem(fpart.provenance)
+            if found is not None:
+                severity, message = found
+                report.add("provenance-hash", message, part=part.name, feature=name,
+                           severity=severity)  # fmt: skip

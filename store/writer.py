@@ -36,6 +36,7 @@ from cinefeat.store.arrays import (
     create_part,
     empty_commit,
 )
+from cinefeat.store.digests import DIGESTS_CRC, OFFSETS_CRC, batch_digests, crc32
 from cinefeat.store.errors import FeatureDeclarationError, RowsError, StoreError
 from cinefeat.store.lease import HEARTBEAT_S, PartLease
 from cinefeat.store.provenance import complete_provenance, incompatibilities
@@ -60,6 +61,7 @@ class _Declared:
     ids: zarr.Array
     offsets: zarr.Array
     texts: zarr.Array
+    digests: zarr.Array
     row_chunk: int | None = None
 
 
@@ -180,6 +182,7 @@ class StoreWriter:
             ids=L.dense(group[L.ENTRY_IDS]),
             offsets=L.dense(group[L.OFFSETS]),
             texts=L.dense(group[L.TEXTS]),
+            digests=L.dense(group[L.DIGESTS]),
             row_chunk=row_chunk,
         )
 
@@ -339,7 +342,9 @@ class StoreWriter:
     def _write_features(self, counts: dict[str, dict[str, int]]) -> None:
         jobs: list[tuple[zarr.Array, int, np.ndarray]] = []
         for name, declared in self._declared.items():
-            feature_counts = counts.setdefault(name, {"entries": 0, "rows": 0})
+            feature_counts = counts.setdefault(
+                name, {"entries": 0, "rows": 0, OFFSETS_CRC: 0, DIGESTS_CRC: 0}
+            )
             jobs += self._feature_jobs(declared, name, feature_counts)
         append_all(jobs)
 
@@ -370,9 +375,14 @@ class StoreWriter:
         lengths = np.array([len(rows) for _, rows in batch], dtype=np.int64)
         stops = row0 + np.cumsum(lengths)
         offsets = np.stack([stops - lengths, stops], axis=1)
+        digests = batch_digests([(rows.values, rows.spans) for _, rows in batch])
         counts["rows"] = int(stops[-1])
         counts["entries"] = entry0 + len(batch)
+        # running crc32 of the committed index arrays: readers detect a lost or edited chunk
+        counts[OFFSETS_CRC] = crc32(offsets, int(counts.get(OFFSETS_CRC, 0)))
+        counts[DIGESTS_CRC] = crc32(digests, int(counts.get(DIGESTS_CRC, 0)))
         return [
+            (declared.digests, entry0, digests),
             (declared.values, row0, np.concatenate([rows.values for _, rows in batch])),
             (declared.spans, row0, np.concatenate([rows.spans for _, rows in batch])),
             (declared.offsets, entry0, offsets),

@@ -100,7 +100,8 @@ def test_dims_that_disagree_with_provenance_are_reported(tmp_path: Path) -> None
     meta["attributes"]["provenance"]["dim"] = 16
     meta_path.write_text(json.dumps(meta))
     report = validate(FeatureStore.open(store.path))
-    assert [p.kind for p in report.problems] == ["dim"]
+    # the edited provenance no longer matches its recorded hash either
+    assert [p.kind for p in report.problems] == ["dim", "provenance-hash"]
 
 
 def test_cli_exits_non_zero_and_names_the_trailer(tmp_path: Path) -> None:
