@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cinefeat.fuse.heads.base import zero_padding
@@ -51,15 +52,27 @@ class ClsSequenceEncoder(nn.Module):
     def sequence(self, values: Tensor, mask: Tensor) -> Tensor:
         """All outputs (B, 1 + L, d), CLS first."""
         batch, length, _ = values.shape
-        if length > self.positions.shape[1]:
-            raise ValueError(
-                f"sequence of {length} steps exceeds the head's max_len {self.positions.shape[1]}; "
-                "truncate it (the data loader does this with the head's max_len)"
-            )
-        tokens = self.project(zero_padding(values, mask)) + self.positions[:, :length]
+        tokens = self.project(zero_padding(values, mask)) + learned_positions(
+            self.positions, length
+        )
         tokens = torch.cat([self.cls.expand(batch, -1, -1), tokens], dim=1)
         real = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         return encode(self.encoder, tokens, real)
+
+
+def learned_positions(table: Tensor, length: int) -> Tensor:
+    """The first `length` rows of a learned (1, max_len, d) table, stretched when longer.
+
+    Training crops every sequence to `max_len` rows (`cinefeat.fuse.data.CROPS`), so only
+    evaluation meets longer ones: Sulun et al. infer on the whole trailer ("our models can handle
+    inputs with varying lengths without the need for padding or truncating"), so the table is
+    linearly interpolated to `length` rows (first and last positions kept) instead of cutting
+    the trailer. Short sequences read the table unchanged, as in training.
+    """
+    if length <= table.shape[1]:
+        return table[:, :length]
+    stretched = F.interpolate(table.transpose(1, 2), size=length, mode="linear", align_corners=True)
+    return stretched.transpose(1, 2)
 
 
 def sinusoidal_positions(length: int, d_model: int, device: torch.device) -> Tensor:
