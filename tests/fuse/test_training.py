@@ -11,7 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuse_helpers import LABELS, MAX_LEN, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
+from fuse_helpers import LABELS, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
 
 from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head, build_head
