@@ -73,19 +73,59 @@ def _data_options(function: Callable) -> Callable:
             "--optimizer", type=click.Choice(["adam", "adamw"]), default="adam", show_default=True
         ),
         click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--amsgrad", is_flag=True, help="The AMSGrad variant of Adam/AdamW."),
         click.option(
             "--pos-weight",
-            type=float,
-            default=0.25,
+            default="0.25",
             show_default=True,
-            help="BCE weight of positive labels (0.25 in Sulun et al.).",
+            help="BCE weight of positive labels (0.25 in Sulun et al.), or 'frequency': "
+            "negatives/positives of each label in the training split.",
         ),
         click.option(
             "--patience",
             type=int,
             default=10,
             show_default=True,
-            help="Epochs without a better validation macro AP before stopping.",
+            help="Epochs without a better validation score (--select-by) before stopping.",
+        ),
+        click.option(
+            "--select-by",
+            type=click.Choice(["ap_macro", "loss", "auprc_sum"]),
+            default="ap_macro",
+            show_default=True,
+            help="Validation score that picks the best epoch: macro AP, loss (DIViTA), or "
+            "micro+macro+weighted trapezoid AU(PRC) (Cai et al.).",
+        ),
+        click.option(
+            "--schedule",
+            type=click.Choice(["none", "cosine", "step", "plateau"]),
+            default="none",
+            show_default=True,
+            help="Learning-rate schedule, set per epoch (after --warmup-epochs).",
+        ),
+        click.option(
+            "--warmup-epochs", type=int, default=0, show_default=True, help="Linear warm-up."
+        ),
+        click.option(
+            "--step-size", type=int, default=10, show_default=True, help="step: epochs per cut."
+        ),
+        click.option(
+            "--gamma", type=float, default=0.1, show_default=True, help="step/plateau factor."
+        ),
+        click.option(
+            "--plateau-patience",
+            type=int,
+            default=3,
+            show_default=True,
+            help="plateau: epochs without a better score per cut of the lr.",
+        ),
+        click.option(
+            "--crop",
+            type=click.Choice(["first", "equidistant", "random"]),
+            default="first",
+            show_default=True,
+            help="Training-time cut of sequences longer than --max-len (recorded in the head); "
+            "evaluate and predict always use every row.",
         ),
         click.option(
             "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
@@ -117,12 +157,27 @@ def _options(kwargs: dict[str, Any]):
         top_k=kwargs["top_labels"],
         duration_filter=kwargs["duration_filter"],
         normalize=kwargs["normalize"],
+        crop=kwargs["crop"],
     )
     unknown = [f for f in data.average if f not in data.features]
     if unknown:
         raise click.ClickException(f"--average {unknown} must also be listed in --features")
-    config = train_config(**kwargs)
-    return data, config, parse_assignments(kwargs["head_sets"])
+    head_options = parse_assignments(kwargs["head_sets"])
+    if "crop" in head_options:  # --set crop=X is the same option as --crop X
+        data.crop = head_options.pop("crop")
+    config = train_config(**{**kwargs, "pos_weight": _pos_weight(kwargs["pos_weight"])})
+    return data, config, head_options
+
+
+def _pos_weight(text: str) -> float | str:
+    if text == "frequency":
+        return text
+    try:
+        return float(text)
+    except ValueError as error:
+        raise click.ClickException(
+            f"--pos-weight {text!r} must be a number (e.g. 0.25) or 'frequency'"
+        ) from error
 
 
 def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
@@ -151,13 +206,27 @@ def train_command(
         )
     except (HeadConfigError, ValueError, KeyError) as error:
         raise click.ClickException(str(error)) from error
+    from cinefeat.fuse.train import SMALL_DATA_RECIPE
+
     summary = {
         "out": out_dir,
         "head": head_name,
         "best_val_ap_macro": result.best_val_ap,
+        "select_by": result.select_by,
+        "best_score": result.best_score,
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
+        "best_is_last": result.best_is_last,
     }
+    if result.best_is_last:
+        suggestion = (
+            f"the best epoch is the last of {result.epochs}: the head was still improving. "
+            "The defaults (lr 1e-5, 50 epochs) are Sulun et al.'s for 18k trailers; on a small "
+            f"data set try the small-data recipe of docs/training.md: {SMALL_DATA_RECIPE}"
+        )
+        summary["suggestion"] = suggestion
+        if not as_json:  # --json carries it in the answer; stdout stays one JSON document
+            click.echo(f"note: {suggestion}", err=True)
     _echo(
         summary,
         as_json,
@@ -223,11 +292,9 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
         raise click.ClickException(f"the store has no labels {missing} that the head predicts")
     selection.label_columns = [store_labels.index(n) for n in head.label_names]
     selection.label_names = list(head.label_names)
-    for spec in head.features:
-        if spec.averaged:
-            selection.max_len[spec.name] = max(selection.max_len[spec.name], 1)
     ids = [t for s in ("val", "test") for t in selection.split[s]]
-    data = load_padded(store, head.feature_names, ids, selection, head.average)
+    # whole trailers: every row, not the first max_len (the head reads long ones its own way)
+    data = load_padded(store, head.feature_names, ids, selection, head.average, whole=True)
     return data.select_ids(selection.split["val"]), data.select_ids(selection.split["test"])
 
 
@@ -249,6 +316,13 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     is_flag=True,
     help="Fuse exactly two heads (weight picked on validation, step 0.01; HT-FA).",
 )
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="Probability at which a label counts as predicted (P/R/F1); Fish et al. report 0.3.",
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(
@@ -258,6 +332,7 @@ def evaluate_command(
     split_name: str | None,
     split_file: str | None,
     late_fusion: bool,
+    threshold: float,
     device: str,
     as_json: bool,
 ) -> None:
@@ -288,7 +363,7 @@ def evaluate_command(
                 test.labels.numpy(),
                 val.labels.numpy(),
             )
-            result = evaluate(test.labels.numpy(), scores, head.label_names)
+            result = evaluate(test.labels.numpy(), scores, head.label_names, threshold)
             folder = Path(out_dir) / Path(head_dir).name if len(head_dirs) > 1 else Path(out_dir)
             write_report(
                 folder,
@@ -297,7 +372,11 @@ def evaluate_command(
                 scores,
                 head.label_names,
                 title=f"{head.name} on {store_path}",
-                context={"head": head_dir, "split": _split_label(head, split_name, split_file)},
+                context={
+                    "head": head_dir,
+                    "split": _split_label(head, split_name, split_file),
+                    "threshold": threshold,
+                },
             )
             runs[head_dir] = result.summary
     except (ValueError, KeyError) as error:
@@ -309,7 +388,7 @@ def evaluate_command(
             raise click.ClickException("late fusion needs two heads with the same labels")
         weight = pick_weight(val_a, val_b, y_val)
         fused = fuse(test_a, test_b, weight)
-        result = evaluate(y_test, fused, head_a.label_names)
+        result = evaluate(y_test, fused, head_a.label_names, threshold)
         write_report(
             Path(out_dir) / "late-fusion",
             result,

@@ -52,20 +52,59 @@ def storage_dtype(sequences: Sequence[np.ndarray], average: bool = False) -> np.
     return np.dtype(np.float32)
 
 
+CROPS = ("first", "equidistant", "random")
+"""Training-time crops of a sequence longer than the head's max length (`--crop`):
+
+- `first`: its first rows (cinefeat's default before whole-trailer inference, and a batch of any
+  size fits in memory);
+- `equidistant`: rows `round(linspace(0, n - 1, max_len))`, Sulun et al.'s subsampling
+  (`equidistant_indices` in serkansulun/movie-genre-classification `utils.py`, used by
+  `classification/src/dataset.py`);
+- `random`: a random window of `max_len` consecutive rows, drawn anew every batch
+  (`random_window`); the training split is then held whole in memory.
+
+Evaluation and prediction never crop: `max_len=None` pads to the longest sequence.
+"""
+
+
+def crop_indices(length: int, max_len: int, crop: str) -> np.ndarray:
+    """Row indices kept of a sequence of `length` rows (all of them when it fits)."""
+    if crop not in CROPS:
+        raise DataError(f"unknown crop {crop!r}; use one of {', '.join(CROPS)}")
+    if length <= max_len or crop == "random":
+        return np.arange(length)
+    if crop == "equidistant":
+        return np.round(np.linspace(0, length - 1, num=max_len)).astype(np.int64)
+    return np.arange(max_len)
+
+
 def pad_sequences(
-    sequences: Sequence[np.ndarray], max_len: int, average: bool = False, dtype=None
+    sequences: Sequence[np.ndarray],
+    max_len: int | None,
+    average: bool = False,
+    dtype=None,
+    crop: str = "first",
 ) -> tuple[Tensor, Tensor]:
     """List of (n_i, d) arrays -> values (N, L, d) and mask (N, L); L = 1 when averaged.
 
-    Longer sequences keep their first `max_len` rows (as the papers do); zero-row sequences are
-    valid and give an all-False mask row. `dtype` defaults to `storage_dtype` (float16 only for
-    float16 input), so the same arrays always give the same padded values, whoever pads them.
+    `max_len=None` keeps every row (L = the longest sequence): the whole-trailer path of
+    `evaluate` and `predict`. Otherwise longer sequences are cut to `max_len` rows by `crop`
+    (`crop="random"` keeps them whole: the window is drawn per batch). Averages are always over
+    every row. Zero-row sequences are valid and give an all-False mask row. `dtype` defaults to
+    `storage_dtype` (float16 only for float16 input), so the same arrays always give the same
+    padded values, whoever pads them.
     """
     if not sequences:
         raise DataError("no sequences to pad")
     dtype = storage_dtype(sequences, average) if dtype is None else np.dtype(dtype)
     dim = sequences[0].shape[1]
-    length = 1 if average else max(1, int(max_len))
+    longest = max(1, max(len(s) for s in sequences))
+    if average:
+        length = 1
+    elif max_len is None or crop == "random":
+        length = longest
+    else:
+        length = max(1, int(max_len))
     values = np.zeros((len(sequences), length, dim), dtype=dtype)
     mask = np.zeros((len(sequences), length), dtype=bool)
     for row, sequence in enumerate(sequences):
@@ -77,10 +116,30 @@ def pad_sequences(
             values[row, 0] = sequence.astype(np.float64).mean(axis=0)
             mask[row, 0] = True
         else:
-            kept = sequence[:length]
+            kept = sequence[crop_indices(len(sequence), length, crop)]
             values[row, : len(kept)] = kept
             mask[row, : len(kept)] = True
     return torch.from_numpy(values), torch.from_numpy(mask)
+
+
+def random_window(
+    values: Tensor, mask: Tensor, size: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """One random window of `size` consecutive real rows per trailer (the `random` crop).
+
+    Rows are left-aligned (as padding always is), so a trailer of n rows has n - size + 1
+    possible windows; a shorter one is kept whole. The start is drawn from `generator` (CPU),
+    so a seeded run draws the same windows.
+    """
+    batch, length = mask.shape
+    if length <= size:
+        return values, mask
+    lengths = mask.sum(dim=1).cpu()
+    room = (lengths - size).clamp(min=0) + 1
+    starts = (torch.rand(batch, generator=generator) * room).long().to(values.device)
+    index = starts.unsqueeze(1) + torch.arange(size, device=values.device)
+    window = values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+    return window, mask.gather(1, index)
 
 
 @dataclass
@@ -108,13 +167,18 @@ class PaddedFeatures:
         sequences: Mapping[str, Sequence[np.ndarray]],
         labels: np.ndarray,
         ids: Sequence[str],
-        max_len: Mapping[str, int],
+        max_len: Mapping[str, int] | None,
         average: Sequence[str] = (),
+        crop: str = "first",
     ) -> PaddedFeatures:
+        """Pad each feature to `max_len[name]` rows, cut by `crop` (`CROPS`); `max_len=None`
+        (or a feature it does not name) keeps every row of every trailer."""
         values, masks = {}, {}
         for name, rows in sequences.items():
-            length = max_len.get(name, max((len(r) for r in rows), default=1))
-            values[name], masks[name] = pad_sequences(rows, length, average=name in average)
+            length = None if max_len is None else max_len.get(name)
+            values[name], masks[name] = pad_sequences(
+                rows, length, average=name in average, crop=crop
+            )
         return cls(
             values, masks, torch.as_tensor(np.asarray(labels), dtype=torch.float32), list(ids)
         )

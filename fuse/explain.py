@@ -117,7 +117,8 @@ def attention_arrays(
 ) -> dict[str, list[np.ndarray]]:
     """Like `predict_arrays`, for attention: {feature: [weights (n_i,) per trailer]}.
 
-    Steps beyond the head's max length (truncated before the head saw them) get weight 0.
+    Every real step has a weight, also those past the head's training max length (the head
+    reads whole trailers, as `predict` does).
     """
     missing = [f for f in head.feature_names if f not in features]
     if missing:

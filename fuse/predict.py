@@ -1,10 +1,11 @@
 """Predict from plain arrays: the one call other components (and users) need at inference.
 
-`predict_arrays(head, {"clip": [array (n_i, 512), ...], ...})` pads each feature to the head's
-max length, averages the features the head was trained averaged, standardises with the head's
-statistics and returns probabilities (N, C) — no store, no training code involved. It runs the
-very path `evaluate` runs on store rows (`pad_for_head` -> `predict_padded`), so both see the
-same inputs.
+`predict_arrays(head, {"clip": [array (n_i, 512), ...], ...})` pads each feature to its longest
+trailer (whole-trailer inference: every row counts, none is cut at the head's training
+`max_len`; each head's `predict_proba` decides how to read a long trailer), averages the
+features the head was trained averaged, standardises with the head's statistics and returns
+probabilities (N, C) — no store, no training code involved. It runs the very path `evaluate`
+runs on store rows (`pad_for_head` -> `predict_padded`), so both see the same inputs.
 
 Before predicting on features from elsewhere, `check_feature_provenance(head, {name:
 provenance})` refuses features made by another extractor or configuration than the head's training
@@ -29,10 +30,12 @@ from cinefeat.fuse.provenance import (  # noqa: F401  (re-exported for `cinefeat
 def pad_for_head(
     head: Head, features: Mapping[str, Sequence[np.ndarray]], ids: Sequence[str] | None = None
 ) -> PaddedFeatures:
-    """Arrays of N trailers -> the head's `PaddedFeatures` (its max lengths and averaging).
+    """Arrays of N trailers -> the head's `PaddedFeatures`: every row, its averaging.
 
-    The same padding (`pad_sequences`, in the arrays' own storage dtype) that `cinefeat evaluate`
-    applies to store rows, so a trailer's rows give the same probabilities either way.
+    The same padding (`pad_sequences` with `max_len=None`, in the arrays' own storage dtype)
+    that `cinefeat evaluate` applies to store rows, so a trailer's rows give the same
+    probabilities either way. Rows past the head's training `max_len` are kept: Sulun et al.
+    and DIViTA score whole trailers, and a cut trailer would ignore most of a long one.
     """
     missing = [f for f in head.feature_names if f not in features]
     if missing:
@@ -58,9 +61,26 @@ def pad_for_head(
         sequences,
         np.zeros((count, head.num_labels), dtype=np.float32),
         names,
-        {spec.name: spec.max_len for spec in head.features},
+        None,
         [spec.name for spec in head.features if spec.averaged],
     )
+
+
+def trim_padding(
+    inputs: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Cut each feature of a batch to the longest real sequence *of that batch*.
+
+    Whole-trailer data is padded to the longest trailer of the set; without this, every batch
+    would pay attention (quadratic in length) for the one longest trailer. Heads mask padding,
+    so the probabilities do not change.
+    """
+    trimmed, trimmed_masks = {}, {}
+    for name, mask in masks.items():
+        real = torch.nonzero(mask.any(dim=0)).flatten()
+        length = int(real[-1]) + 1 if len(real) else 1
+        trimmed[name], trimmed_masks[name] = inputs[name][:, :length], mask[:, :length]
+    return trimmed, trimmed_masks
 
 
 @torch.no_grad()
@@ -78,6 +98,7 @@ def predict_padded(head: Head, data: PaddedFeatures, batch_size: int = 64) -> np
     outputs = []
     try:
         for inputs, masks, _ in data.batches(batch_size):
+            inputs, masks = trim_padding(inputs, masks)
             inputs, masks = prepare_inputs(inputs, masks, head.normalization, device)
             outputs.append(head.predict_proba(inputs, masks).float().cpu())
     finally:

@@ -14,7 +14,13 @@ from typing import Any
 
 from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head, build_head
-from cinefeat.fuse.store_data import StoreSelection, feature_specs, load_padded, provenance, select
+from cinefeat.fuse.store_data import (
+    StoreSelection,
+    feature_specs,
+    load_subsets,
+    provenance,
+    select,
+)
 from cinefeat.fuse.train import TrainConfig, TrainResult, fit, seed_everything
 
 
@@ -28,6 +34,7 @@ class DataOptions:
     top_k: int | None = None
     duration_filter: bool = False
     normalize: bool = True
+    crop: str = "first"  # training-time crop (cinefeat.fuse.data.CROPS), also in the head config
 
 
 @dataclass
@@ -48,10 +55,8 @@ def load_split(store: Any, options: DataOptions) -> LoadedSplit:
         options.top_k,
         options.duration_filter,
     )
-    ids = [t for subset in ("train", "val", "test") for t in selection.split[subset]]
-    everything = load_padded(store, options.features, ids, selection, options.average)
-    parts = [everything.select_ids(selection.split[s]) for s in ("train", "val", "test")]
-    return LoadedSplit(selection, *parts)
+    parts = load_subsets(store, options.features, selection, options.average, options.crop)
+    return LoadedSplit(selection, parts["train"], parts["val"], parts["test"])
 
 
 def train_head(
@@ -66,6 +71,7 @@ def train_head(
 ) -> tuple[Head, TrainResult]:
     seed_everything(config.seed)
     specs = feature_specs(data.train, options.average, data.selection.max_len)
+    head_options = {**head_options, "crop": options.crop}
     head = build_head(head_name, specs, data.selection.label_names, head_options)
     if options.normalize:
         head.normalization = fit_normalization(data.train)
@@ -83,6 +89,7 @@ def train_head(
             "average": list(options.average),
             "normalize": options.normalize,
             "max_len": dict(selection.max_len),
+            "crop": options.crop,
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
         },
     )

@@ -145,13 +145,10 @@ def select(
     )
 
 
-def load_padded(
-    store: Any,
-    features: Sequence[str],
-    ids: Sequence[str],
-    selection: StoreSelection,
-    average: Sequence[str] = (),
-) -> PaddedFeatures:
+def load_sequences(
+    store: Any, features: Sequence[str], ids: Sequence[str]
+) -> dict[str, list[np.ndarray]]:
+    """Every row of each feature for `ids` (one read per feature); missing -> zero rows."""
     sequences: dict[str, list[np.ndarray]] = {}
     for feature in features:
         values, _, offsets = store.load_feature(feature)
@@ -162,12 +159,62 @@ def load_padded(
         sequences[feature] = [
             values[offsets[t][0] : offsets[t][1]] if t in offsets else empty for t in ids
         ]
-    labels = (
-        np.stack([selection.labels[t][selection.label_columns] for t in ids])
-        if ids
-        else (np.zeros((0, len(selection.label_columns))))
+    return sequences
+
+
+def _labels(selection: StoreSelection, ids: Sequence[str]) -> np.ndarray:
+    if not ids:
+        return np.zeros((0, len(selection.label_columns)))
+    return np.stack([selection.labels[t][selection.label_columns] for t in ids])
+
+
+def load_padded(
+    store: Any,
+    features: Sequence[str],
+    ids: Sequence[str],
+    selection: StoreSelection,
+    average: Sequence[str] = (),
+    crop: str = "first",
+    whole: bool = False,
+) -> PaddedFeatures:
+    """`ids` padded to the selection's max lengths, cut by `crop`; `whole` keeps every row
+    (evaluation, validation and prediction: whole-trailer inference)."""
+    sequences = load_sequences(store, features, ids)
+    lengths = None if whole else selection.max_len
+    return PaddedFeatures.from_sequences(
+        sequences, _labels(selection, ids), ids, lengths, average, crop
     )
-    return PaddedFeatures.from_sequences(sequences, labels, ids, selection.max_len, average)
+
+
+def load_subsets(
+    store: Any,
+    features: Sequence[str],
+    selection: StoreSelection,
+    average: Sequence[str] = (),
+    crop: str = "first",
+) -> dict[str, PaddedFeatures]:
+    """train / val / test from one read of the store: train cut to the max lengths by `crop`
+    (what the head trains on), val and test whole (what it is selected and judged on)."""
+    train_ids = list(selection.split["train"])
+    held_out = [t for subset in ("val", "test") for t in selection.split[subset]]
+    sequences = load_sequences(store, features, train_ids + held_out)
+    count = len(train_ids)
+
+    def padded(ids: list[str], start: int, stop: int, lengths) -> PaddedFeatures:
+        rows = {f: sequences[f][start:stop] for f in features}
+        return PaddedFeatures.from_sequences(
+            rows, _labels(selection, ids), ids, lengths, average, crop
+        )
+
+    train = padded(train_ids, 0, count, selection.max_len) if train_ids else None
+    whole = padded(held_out, count, len(sequences[features[0]]), None) if held_out else None
+    source = whole if whole is not None else train
+    if source is None:
+        raise DataError("the split has no trailers; check --split / --split-file")
+    parts = {s: source.select_ids(selection.split[s]) for s in ("val", "test")}
+    # an empty training split stays empty (the trainer names the fix)
+    parts["train"] = train if train is not None else source.select_ids([])
+    return parts
 
 
 def feature_specs(

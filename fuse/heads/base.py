@@ -41,9 +41,16 @@ class FeatureSpec:
 
 @dataclass
 class HeadConfig:
-    """Base of every head's hyper-parameters; subclasses add fields with the paper's defaults."""
+    """Base of every head's hyper-parameters; subclasses add fields with the paper's defaults.
+
+    `crop` is how training cuts a sequence longer than the feature's `max_len` (`first`,
+    `equidistant` or `random`; see `cinefeat.fuse.data.CROPS`). It is recorded here, with the
+    weights, because it is part of how the head was made; evaluation and prediction never crop
+    (whole-trailer inference).
+    """
 
     dropout: float = 0.5
+    crop: str = "first"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,6 +126,10 @@ class Head(nn.Module):
             raise HeadConfigError("a head needs at least one feature: pass --features clip,...")
         if not label_names:
             raise HeadConfigError("a head needs at least one label: set labels in the store")
+        from cinefeat.fuse.data import CROPS
+
+        if config.crop not in CROPS:
+            raise HeadConfigError(f"crop {config.crop!r} is not one of {', '.join(CROPS)}")
         self.config = config
         self.features = list(features)
         self.label_names = list(label_names)
@@ -159,6 +170,26 @@ class Head(nn.Module):
     # --- hooks the training loop calls; heads with special training override them ------------
     def begin_stage(self, stage: str) -> None:
         """Called before each training stage (multi-stage heads freeze parts here)."""
+
+    def training_crop(
+        self, inputs: dict[str, Tensor], masks: dict[str, Tensor], generator: torch.Generator
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """With `crop=random`, one random window of `max_len` rows per sequence feature.
+
+        The loader already cut `first`/`equidistant` crops; a `random` crop keeps the training
+        split whole and draws the window here, per batch, from the trainer's seeded generator.
+        """
+        if self.config.crop != "random":
+            return inputs, masks
+        from cinefeat.fuse.data import random_window
+
+        views, view_masks = dict(inputs), dict(masks)
+        for spec in self.features:
+            if not spec.averaged and spec.name in inputs:
+                views[spec.name], view_masks[spec.name] = random_window(
+                    inputs[spec.name], masks[spec.name], spec.max_len, generator
+                )
+        return views, view_masks
 
     def training_view(
         self, inputs: dict[str, Tensor], masks: dict[str, Tensor], generator: torch.Generator

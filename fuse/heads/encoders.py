@@ -50,16 +50,35 @@ class ClsSequenceEncoder(nn.Module):
 
     def sequence(self, values: Tensor, mask: Tensor) -> Tensor:
         """All outputs (B, 1 + L, d), CLS first."""
-        batch, length, _ = values.shape
-        if length > self.positions.shape[1]:
-            raise ValueError(
-                f"sequence of {length} steps exceeds the head's max_len {self.positions.shape[1]}; "
-                "truncate it (the data loader does this with the head's max_len)"
-            )
-        tokens = self.project(zero_padding(values, mask)) + self.positions[:, :length]
+        batch = values.shape[0]
+        tokens = self.project(zero_padding(values, mask)) + learned_positions(self.positions, mask)
         tokens = torch.cat([self.cls.expand(batch, -1, -1), tokens], dim=1)
         real = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         return encode(self.encoder, tokens, real)
+
+
+def learned_positions(table: Tensor, mask: Tensor) -> Tensor:
+    """Positions (B, L, d) from a learned (1, max_len, d) table, each trailer by its own length.
+
+    Training crops every sequence to `max_len` rows (`cinefeat.fuse.data.CROPS`), so only
+    evaluation meets longer ones. Sulun et al. infer on the whole trailer ("our models can handle
+    inputs with varying lengths without the need for padding or truncating"), so a trailer of
+    n > max_len real rows reads the table linearly interpolated to n rows (first and last
+    positions kept, as `align_corners=True`) instead of being cut. A trailer that fits reads the
+    table unchanged, as in training, whatever the length of the others in its batch.
+    """
+    size, length = table.shape[1], mask.shape[1]
+    lengths = mask.sum(dim=1).to(torch.float32)
+    scale = torch.where(
+        lengths > size, (size - 1) / (lengths - 1).clamp(min=1), torch.ones_like(lengths)
+    )
+    steps = torch.arange(length, device=mask.device, dtype=torch.float32)
+    where = (steps.unsqueeze(0) * scale.unsqueeze(1)).clamp(max=size - 1)
+    low = where.floor().long()
+    high = (low + 1).clamp(max=size - 1)
+    weight = (where - low.to(where.dtype)).unsqueeze(-1).to(table.dtype)
+    rows = table[0]
+    return rows[low] * (1 - weight) + rows[high] * weight
 
 
 def sinusoidal_positions(length: int, d_model: int, device: torch.device) -> Tensor:

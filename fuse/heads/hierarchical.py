@@ -5,10 +5,16 @@ max-pooling first ("feature compression"), which shortens long, repetitive seque
 Linear to 160, fixed sinusoidal positions, 6 encoder layers (8 heads, feed-forward 4d), a masked
 mean over time and a Linear. Several features are compressed and projected separately and then
 concatenated in time. Their HT-FA combines two such heads by late fusion (`late_fusion.py`).
+
+Whole-trailer inference by windows: a trailer longer than a feature's `max_len` is scored on
+consecutive windows of `max_len` rows (window k of every feature starts at row k * max_len,
+the last one ending at the trailer's end) and the probabilities are averaged, so every row counts
+and attention never spans more steps than in training.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -92,3 +98,38 @@ class HierarchicalHead(Head):
         encoded = encode(self.encoder, sequence, real_steps)
         weights = real_steps.unsqueeze(-1).to(encoded.dtype)
         return (encoded * weights).sum(dim=1) / weights.sum(dim=1)
+
+    def predict_proba(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
+        lengths = {f.name: masks[f.name].sum(dim=1) for f in self.features}
+        sizes = {f.name: max(1, f.max_len) for f in self.features}
+        windows = max(
+            math.ceil(int(lengths[n].max().item()) / sizes[n]) if len(lengths[n]) else 1
+            for n in sizes
+        )
+        if windows <= 1 and all(masks[n].shape[1] <= sizes[n] for n in sizes):
+            return super().predict_proba(inputs, masks)
+        batch = masks[self.features[0].name].shape[0]
+        device = masks[self.features[0].name].device
+        total = torch.zeros(batch, self.num_labels, device=device)
+        counted = torch.zeros(batch, 1, device=device)
+        # window k counts for a trailer when some feature still has rows at k * max_len
+        needed = (
+            torch.stack([(lengths[n] + sizes[n] - 1) // sizes[n] for n in sizes], dim=1)
+            .amax(dim=1)
+            .clamp(min=1)
+        )
+        for k in range(max(windows, 1)):
+            views, view_masks = {}, {}
+            for name, size in sizes.items():
+                last = (lengths[name] - size).clamp(min=0)
+                starts = torch.minimum(torch.full_like(last, k * size), last)
+                index = starts.unsqueeze(1) + torch.arange(size, device=device)
+                inside = index < masks[name].shape[1]
+                index = index.clamp(max=max(masks[name].shape[1] - 1, 0))
+                values = inputs[name]
+                views[name] = values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+                view_masks[name] = masks[name].gather(1, index) & inside
+            valid = (k < needed).unsqueeze(1).float()
+            total += torch.sigmoid(self(views, view_masks).float()) * valid
+            counted += valid
+        return total / counted

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, zero_padding
-from cinefeat.fuse.heads.encoders import encode, transformer
+from cinefeat.fuse.heads.encoders import encode, learned_positions, transformer
 from cinefeat.fuse.heads.registry import register_head
 
 
@@ -53,10 +53,9 @@ class SingleTransformerHead(Head):
         real = [torch.ones(batch, 1, dtype=torch.bool, device=first.device)]
         for index, spec in enumerate(self.features):
             values, mask = inputs[spec.name], masks[spec.name]
-            length = values.shape[1]
             projected = self.project[spec.name](zero_padding(values, mask))
             tokens.append(self.separators[index].expand(batch, 1, -1))
-            tokens.append(projected + self.positions[spec.name][:, :length])
+            tokens.append(projected + learned_positions(self.positions[spec.name], mask))
             real += [real[0], mask]
         encoded = encode(self.encoder, torch.cat(tokens, dim=1), torch.cat(real, dim=1))
         return encoded[:, 0]

@@ -26,9 +26,8 @@ def test_attention_is_a_distribution_over_real_steps(name: str) -> None:
     for feature, per_trailer in weights.items():
         for rows, w in zip(sequences[feature], per_trailer, strict=True):
             assert w.shape == (len(rows),)
-            assert (w >= 0).all()
-            kept = min(len(rows), dict(clip=10, audiotag=7)[feature])
-            assert not w[kept:].any()  # truncated steps were never seen
+            # whole-trailer inference: every real step is seen, also those past max_len
+            assert (w > 0).all()
     if name == "multi-transformer":
         # each branch's <CLS> spreads its attention over itself and the real steps: sum <= 1
         for per_trailer in weights.values():

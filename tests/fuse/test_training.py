@@ -11,7 +11,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuse_helpers import LABELS, MAX_LEN, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
+from fuse_helpers import LABELS, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
 
 from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head, build_head
@@ -82,16 +82,18 @@ def test_two_stage_head_runs_both_stages() -> None:
 
 
 def test_predict_arrays_matches_batched_prediction(tmp_path: Path) -> None:
-    head, _, scores = run(seed=0)
+    head, _, _ = run(seed=0)
     from fuse_helpers import tiny_sequences
 
-    sequences, _, _ = tiny_sequences(24, seed=2)
-    # one input path: the arrays `predict` gets and the padded tensors `evaluate` gets give the
-    # same probabilities bit for bit (evaluate padded float16, predict float32, before)
-    assert np.array_equal(predict_arrays(head, sequences), scores)
+    sequences, labels, ids = tiny_sequences(24, seed=2)
+    # one input path: the arrays `predict` gets and the padded tensors `evaluate` gets (whole
+    # trailers, max_len=None) give the same probabilities bit for bit (evaluate padded float16,
+    # predict float32, before)
+    whole = PaddedFeatures.from_sequences(sequences, labels, ids, None)
+    assert np.array_equal(predict_arrays(head, sequences), predict_proba(head, whole))
     halves = {n: [a.astype(np.float16) for a in rows] for n, rows in sequences.items()}
     padded = PaddedFeatures.from_sequences(
-        halves, np.zeros((24, 3)), [str(i) for i in range(24)], MAX_LEN
+        halves, np.zeros((24, 3)), [str(i) for i in range(24)], None
     )
     assert np.array_equal(predict_arrays(head, halves), predict_proba(head, padded))
 
