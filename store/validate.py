@@ -162,6 +162,8 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
 
 def _outcomes(store: Any, report: ValidationReport) -> dict[str, int]:
     """How many trailers are ok, partial (some features failed) or failed, by their records."""
+    if not report.ok:  # the errors above already say why the records cannot be trusted
+        return {}
     counts = {"ok": 0, "partial": 0, "failed": 0}
     try:
         for tid in store.ids():
