@@ -29,7 +29,7 @@ def build_head(
 
     `name` may be a preset (`mlp:sulun2024`): its options apply first, then `config`'s.
     """
-    if name in PRESETS:
+    if ":" in name:
         if isinstance(config, HeadConfig):
             raise HeadConfigError(f"preset {name!r} takes option overrides, not a config object")
         name, config = resolve(name, config)
