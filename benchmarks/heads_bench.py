@@ -4,6 +4,7 @@ two quality checks of the heads issue, each printed as a Markdown table.
     OMP_NUM_THREADS=2 python benchmarks/heads_bench.py throughput [--trailers 256] [--device cpu]
     python benchmarks/heads_bench.py mulan          # mlp head vs tuned logistic regression
     python benchmarks/heads_bench.py cooccurrence   # sequence heads vs mlp on a temporal task
+    python benchmarks/heads_bench.py mulan-table    # every head vs LR, RF, ML-kNN on emotions
 
 Throughput runs each head in its own process (so peak memory is that head's alone) on a
 synthetic store shaped like MovieNet: label frequencies from movienet-label-stats.json, lengths
@@ -171,6 +172,283 @@ def cooccurrence(args: argparse.Namespace) -> None:
         print(f"| {length} | {prevalence:.3f} | " + " | ".join(cells) + " |")
 
 
+# ---------------------------------------------------------------------------------------------
+# MULAN emotions: every head that accepts the data against three classical multi-label baselines.
+
+RECIPE = {  # the documented small-data recipe (docs/training.md, docs/bench-heads.md)
+    "epochs": 300,
+    "lr": 1e-3,
+    "batch_size": 32,
+    "pos_weight": 1.0,
+    "patience": 30,
+    "weight_decay": 1e-4,
+    "optimizer": "adamw",
+    "device": "cpu",
+}
+TABLE_HEADS = [  # cheapest first
+    "mlp",
+    "mlp:sulun2024",
+    "gmu",
+    "gated",
+    "clip-aggregation",
+    "multi-transformer",
+    "single-transformer",
+    "hierarchical",
+    "frame-mlp-fusion",
+]
+
+
+class MLkNN:
+    """ML-kNN (Zhang & Zhou, *ML-KNN: A lazy learning approach to multi-label learning*, 2007).
+
+    Per label l: prior P(y_l = 1) and, for j = 0..k, P(j of the k neighbours have l | y_l = b),
+    both Laplace-smoothed with `s`, counted over the training set with each point's own k
+    nearest neighbours (itself excluded); a test point's score is the posterior
+    P(y_l = 1 | its neighbours' count). Euclidean distance, as in the paper.
+    """
+
+    def __init__(self, k: int = 10, s: float = 1.0):
+        self.k, self.s = k, s
+
+    def fit(self, features, labels):
+        import numpy as np
+        from sklearn.neighbors import NearestNeighbors
+
+        labels = np.asarray(labels, dtype=int)
+        self.labels, count, k, s = labels, len(labels), self.k, self.s
+        self.index = NearestNeighbors(n_neighbors=k + 1).fit(features)
+        _, neighbours = self.index.kneighbors(features)
+        # drop each point itself (first unless a duplicate ties with it: drop it wherever it is)
+        own = neighbours == np.arange(count)[:, None]
+        own[~own.any(axis=1), -1] = True
+        neighbours = neighbours[~own].reshape(count, k)
+        counts = labels[neighbours].sum(axis=1)  # (N, C): neighbours with each label
+        self.prior = (s + labels.sum(axis=0)) / (2 * s + count)
+        self.likely = np.zeros((k + 1, labels.shape[1]))  # P(count j | y = 1)
+        self.unlikely = np.zeros((k + 1, labels.shape[1]))  # P(count j | y = 0)
+        for j in range(k + 1):
+            hit = counts == j
+            self.likely[j] = (labels * hit).sum(axis=0)
+            self.unlikely[j] = ((1 - labels) * hit).sum(axis=0)
+        self.likely = (s + self.likely) / (s * (k + 1) + self.likely.sum(axis=0))
+        self.unlikely = (s + self.unlikely) / (s * (k + 1) + self.unlikely.sum(axis=0))
+        return self
+
+    def predict_proba(self, features):
+        import numpy as np
+
+        _, neighbours = self.index.kneighbors(features, n_neighbors=self.k)
+        counts = self.labels[neighbours].sum(axis=1)
+        columns = np.arange(counts.shape[1])
+        yes = self.prior * self.likely[counts, columns]
+        no = (1 - self.prior) * self.unlikely[counts, columns]
+        return yes / (yes + no)
+
+
+def multilabel_metrics(labels, scores) -> dict[str, float]:
+    """Macro AP, ranking loss, Hamming loss (scores > 0.5), one-error and coverage.
+
+    Coverage in MULAN's convention (how far down the ranking one must go to cover every true
+    label, counted from 0): scikit-learn's `coverage_error` minus 1.
+    """
+    import numpy as np
+    from sklearn.metrics import coverage_error, hamming_loss
+
+    from cinefeat.fuse.metrics import macro_ap, ranking_loss
+
+    labels, scores = np.asarray(labels, dtype=int), np.asarray(scores, dtype=np.float64)
+    top = scores.argmax(axis=1)
+    return {
+        "macro_ap": macro_ap(labels, scores),
+        "ranking_loss": ranking_loss(labels, scores),
+        "hamming_loss": float(hamming_loss(labels, (scores > 0.5).astype(int))),
+        "one_error": float(1.0 - labels[np.arange(len(labels)), top].mean()),
+        "coverage": float(coverage_error(labels, scores) - 1.0),
+    }
+
+
+def random_forest_scores(train, test, seed: int):
+    """A random forest (native multi-output), max_features and min_samples_leaf by 5-fold CV."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    grid = {"max_features": ["sqrt", 0.3, 0.6], "min_samples_leaf": [1, 3, 6]}
+    forest = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2)
+    search = GridSearchCV(
+        forest, grid, scoring="average_precision", cv=KFold(5, shuffle=True, random_state=seed)
+    )
+    search.fit(train.features, train.labels)
+    per_label = search.predict_proba(test.features)
+    return np.stack([p[:, 1] for p in per_label], axis=1), search.best_params_
+
+
+def mlknn_scores(train, test):
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train.features)
+    model = MLkNN(k=10).fit(scaler.transform(train.features), train.labels)
+    return model.predict_proba(scaler.transform(test.features))
+
+
+def mlknn_reference_check(train, test) -> str:
+    """Our ML-kNN against scikit-multilearn's, when that package is installed."""
+    import numpy as np
+    from sklearn.preprocessing import StandardScaler
+
+    try:
+        from skmultilearn.adapt import MLkNN as Reference
+        from skmultilearn.adapt import mlknn as reference_module
+    except ImportError:
+        return "scikit-multilearn not installed: ML-kNN not cross-checked"
+    from sklearn.neighbors import NearestNeighbors
+
+    # scikit-multilearn 0.2.0 calls NearestNeighbors(k) positionally, which scikit-learn >= 1.0
+    # refuses; give it a keyword-taking stand-in (same estimator).
+    reference_module.NearestNeighbors = lambda k, **kw: NearestNeighbors(n_neighbors=k, **kw)
+    # Its predict_proba returns the unnormalised P(H1) P(E | H1), and with
+    # ignore_first_neighbours=1 it leaves each training point out of its own neighbours as the
+    # paper does (but then also skips the nearest neighbour at test time). So compare what both
+    # learn: the priors and the two tables of neighbour-count likelihoods.
+    x_train = StandardScaler().fit_transform(train.features)
+    ours = MLkNN(k=10).fit(x_train, train.labels)
+    reference = Reference(k=10, s=1.0, ignore_first_neighbours=1)
+    reference.fit(x_train, train.labels)
+    gaps = [
+        np.abs(ours.prior - np.asarray(reference._prior_prob_true)).max(),
+        np.abs(ours.likely.T - reference._cond_prob_true.toarray()).max(),
+        np.abs(ours.unlikely.T - reference._cond_prob_false.toarray()).max(),
+    ]
+    return (
+        "ML-kNN vs scikit-multilearn 0.2.0 (fitted priors and likelihood tables): max |difference| "
+        f"{max(gaps):.1e}"
+    )
+
+
+def head_scores(name: str, train, test, seed: int, options=None, recipe=None):
+    """One head through the normal training loop; each clip is one feature row of length 1.
+
+    Returns test scores, best epoch and best validation macro AP (15 % of train held out).
+    """
+    import numpy as np
+
+    from cinefeat.fuse.data import PaddedFeatures, fit_normalization
+    from cinefeat.fuse.heads import FeatureSpec, build_head
+    from cinefeat.fuse.splits import _shuffle_split
+    from cinefeat.fuse.train import TrainConfig, fit, predict_proba, seed_everything
+
+    def as_data(table, rows):
+        sequences = {"audio": [table.features[i : i + 1].astype(np.float32) for i in rows]}
+        return PaddedFeatures.from_sequences(
+            sequences, table.labels[rows], [str(i) for i in rows], {"audio": 1}
+        )
+
+    rest, held_out = _shuffle_split(train.labels, 0.15, seed)
+    train_data, val_data = as_data(train, rest), as_data(train, held_out)
+    test_data = as_data(test, np.arange(len(test.labels)))
+    seed_everything(seed)
+    spec = FeatureSpec("audio", train.features.shape[1], 1)
+    head = build_head(name, [spec], train.label_names, options)
+    head.normalization = fit_normalization(train_data)
+    config = TrainConfig(seed=seed, **{**RECIPE, **(recipe or {})})
+    result = fit(head, train_data, val_data, config)
+    return predict_proba(head, test_data), result.best_epoch, result.best_val_ap
+
+
+MLP_GRID = [
+    ({"hidden": hidden, "dropout": dropout}, {"weight_decay": decay})
+    for hidden in (256, 1024)
+    for dropout in (0.5, 0.8)
+    for decay in (1e-4, 1e-2)
+]
+
+
+def tuned_mlp_scores(train, test, seed: int):
+    """The mlp head with hidden, dropout and weight decay chosen on the validation hold-out
+    (what `cinefeat tune` does), as the baselines have their parameters chosen by CV."""
+    best = None
+    for options, recipe in MLP_GRID:
+        scores, epoch, val_ap = head_scores("mlp", train, test, seed, options, recipe)
+        if best is None or val_ap > best[2]:
+            best = (scores, epoch, val_ap, {**options, **recipe})
+    return best
+
+
+def mulan_table(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from cinefeat.fuse.mulan import load_emotions, logistic_regression_baseline
+    from cinefeat.store.console import set_quiet
+
+    set_quiet(True)
+    train, test = load_emotions(STATS.parent / "mulan-emotions")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows: dict[str, list[dict[str, float]]] = {}
+    notes = []
+    for seed in seeds:
+        scores, params = logistic_regression_baseline(train, test, seed)
+        rows.setdefault("logistic regression (CV C)", []).append(
+            multilabel_metrics(test.labels, scores)
+        )
+        notes.append(f"seed {seed}: LR {params}")
+        scores, params = random_forest_scores(train, test, seed)
+        rows.setdefault("random forest (CV)", []).append(multilabel_metrics(test.labels, scores))
+        notes.append(f"seed {seed}: RF {params}")
+        print(f"done classical seed {seed}", file=sys.stderr)
+    rows["ML-kNN (k=10)"] = [multilabel_metrics(test.labels, mlknn_scores(train, test))]
+    notes.append(mlknn_reference_check(train, test))
+    classical = list(rows)
+    for name in args.heads.split(","):
+        for seed in seeds:
+            try:
+                scores, best, _ = head_scores(name, train, test, seed)
+            except Exception as error:  # a head that cannot take length-1 data: say so
+                notes.append(f"{name}: does not accept the data ({error})")
+                break
+            rows.setdefault(name, []).append(multilabel_metrics(test.labels, scores))
+            notes.append(f"{name} seed {seed}: best epoch {best}")
+            if args.json:  # after every run, so a long table can be read while it grows
+                Path(args.json).write_text(json.dumps({"rows": rows, "notes": notes}, indent=2))
+        print(f"done {name} {rows.get(name, [{}])[-1]}", file=sys.stderr)
+    if args.tune_mlp:
+        for seed in seeds:
+            scores, best, _, chosen = tuned_mlp_scores(train, test, seed)
+            rows.setdefault("mlp (tuned on validation)", []).append(
+                multilabel_metrics(test.labels, scores)
+            )
+            notes.append(f"mlp tuned seed {seed}: {chosen}, best epoch {best}")
+        print("done tuned mlp", file=sys.stderr)
+    best_classical = max(np.mean([r["macro_ap"] for r in rows[n]]) for n in classical)
+    keys = ["macro_ap", "ranking_loss", "hamming_loss", "one_error", "coverage"]
+    print(
+        f"\nMULAN emotions, {len(train.labels)} train / {len(test.labels)} test, seeds {seeds} "
+        "(mean +- std over seeds; ML-kNN is deterministic)\n"
+    )
+    print(
+        "| model | macro AP (up) | vs best classical | ranking loss | Hamming loss | one-error "
+        "| coverage |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, runs in rows.items():
+        cells = []
+        for key in keys:
+            values = np.array([r[key] for r in runs])
+            spread = f" +- {values.std():.3f}" if len(values) > 1 else ""
+            cells.append(
+                f"{values.mean():.4f}{spread}"
+                if key != "coverage"
+                else f"{values.mean():.3f}{spread}"
+            )
+        ratio = np.mean([r["macro_ap"] for r in runs]) / best_classical
+        cells.insert(1, f"{ratio:.3f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    for note in notes:
+        print(f"- {note}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "notes": notes}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +464,11 @@ def main() -> None:
     one.add_argument("--batch-size", type=int, default=32)
     m = sub.add_parser("mulan")
     m.add_argument("--seeds", default="0,1,2")
+    table = sub.add_parser("mulan-table")
+    table.add_argument("--seeds", default="0,1,2")
+    table.add_argument("--heads", default=",".join(TABLE_HEADS))
+    table.add_argument("--tune-mlp", action="store_true", help="Add the validation-tuned mlp.")
+    table.add_argument("--json", default=None, help="Also write every run's metrics here.")
     c = sub.add_parser("cooccurrence")
     c.add_argument("--lengths", default="8,16,32")
     c.add_argument("--train", type=int, default=2000)
@@ -194,7 +477,13 @@ def main() -> None:
     if args.command == "throughput-one":
         print(json.dumps(throughput_one(args.head, args.trailers, args.device, args.batch_size)))
     else:
-        {"throughput": throughput, "mulan": mulan, "cooccurrence": cooccurrence}[args.command](args)
+        commands = {
+            "throughput": throughput,
+            "mulan": mulan,
+            "mulan-table": mulan_table,
+            "cooccurrence": cooccurrence,
+        }
+        commands[args.command](args)
 
 
 if __name__ == "__main__":

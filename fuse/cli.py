@@ -13,7 +13,7 @@ from typing import Any
 import click
 import numpy as np
 
-from cinefeat.fuse.heads import HEADS, Head, HeadConfigError
+from cinefeat.fuse.heads import Head, HeadConfigError, head_choices
 from cinefeat.fuse.jsonout import json_text
 
 DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
@@ -186,7 +186,7 @@ def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
 
 @click.command("train")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(sorted(HEADS)), required=True)
+@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
@@ -412,7 +412,7 @@ def evaluate_command(
 
 @click.command("tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(sorted(HEADS)), required=True)
+@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
 @click.option(
     "--grid",

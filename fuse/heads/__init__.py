@@ -20,15 +20,18 @@ from cinefeat.fuse.heads import (  # noqa: F401
     single_transformer,
 )
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
-from cinefeat.fuse.heads.registry import HEADS, build_head, register_head
+from cinefeat.fuse.heads.presets import PRESETS
+from cinefeat.fuse.heads.registry import HEADS, build_head, head_choices, register_head
 
 __all__ = [
     "HEADS",
+    "PRESETS",
     "FeatureSpec",
     "Head",
     "HeadConfig",
     "HeadConfigError",
     "build_head",
+    "head_choices",
     "register_head",
 ]
 

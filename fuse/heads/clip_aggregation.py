@@ -27,6 +27,8 @@ class ClipAggregationConfig(HeadConfig):
     heads: int = 4
     layers: int = 1
     window: int = 30
+    ff_mult: int = 4
+    aligned_windows: bool = False
     dropout: float = 0.5
 
 
@@ -72,7 +74,7 @@ class ClipAggregationHead(Head):
         d = config.d_model
         self.norms = nn.ModuleDict({f.name: nn.BatchNorm1d(f.dim) for f in features})
         self.project = nn.ModuleDict({f.name: nn.Linear(f.dim, d) for f in features})
-        self.encoder = transformer(d, config.heads, config.layers, config.dropout)
+        self.encoder = transformer(d, config.heads, config.layers, config.dropout, config.ff_mult)
         self.embed_dim = d
         self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(d, self.num_labels))
 
@@ -95,14 +97,28 @@ class ClipAggregationHead(Head):
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         size = self.config.window
         views, view_masks = {}, {}
+        shared = self._aligned_starts(masks, generator) if self.config.aligned_windows else None
         for name, values in inputs.items():
             lengths = masks[name].sum(dim=1).cpu()
             room = (lengths - size).clamp(min=0) + 1
             starts = (torch.rand(len(lengths), generator=generator) * room).long()
+            if shared is not None:
+                starts = torch.minimum(shared, room - 1)
             views[name], view_masks[name] = take_window(
                 values, masks[name], starts.to(values.device), size
             )
         return views, view_masks
+
+    def _aligned_starts(self, masks: dict[str, Tensor], generator: torch.Generator) -> Tensor:
+        """One window start per trailer for every feature, so a window covers the same clips in
+        each (DIViTA's features all come from the same clips); drawn within the shortest present
+        feature, so the window lies inside every feature that has rows."""
+        lengths = torch.stack([masks[n].sum(dim=1).cpu() for n in self.feature_names], dim=1)
+        big = torch.iinfo(lengths.dtype).max
+        shortest = torch.where(lengths > 0, lengths, big).min(dim=1).values
+        shortest = torch.where(shortest == big, 0, shortest)
+        room = (shortest - self.config.window).clamp(min=0) + 1
+        return (torch.rand(len(room), generator=generator) * room).long()
 
     def predict_proba(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
         size = self.config.window

@@ -11,17 +11,52 @@ import math
 import torch
 from torch import Tensor, nn
 
-from cinefeat.fuse.heads.base import zero_padding
+from cinefeat.fuse.heads.base import HeadConfigError, zero_padding
+
+LONG_SEQUENCES = ("error", "equidistant")
 
 
 def transformer(
-    d_model: int, heads: int, layers: int, dropout: float, ff_mult: int = 4
+    d_model: int,
+    heads: int,
+    layers: int,
+    dropout: float,
+    ff_mult: int = 4,
+    final_norm: bool = False,
 ) -> nn.Module:
+    """`final_norm` adds the LayerNorm after the last layer that Sulun et al.'s encoder has."""
     layer = nn.TransformerEncoderLayer(
         d_model, heads, dim_feedforward=ff_mult * d_model, dropout=dropout, batch_first=True
     )
+    norm = nn.LayerNorm(d_model) if final_norm else None
     # No nested-tensor fast path: it returns different shapes for padded steps under eval.
-    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+    return nn.TransformerEncoder(layer, layers, norm=norm, enable_nested_tensor=False)
+
+
+def check_long_sequences(value: str) -> None:
+    if value not in LONG_SEQUENCES:
+        raise HeadConfigError(f"long_sequences must be one of {LONG_SEQUENCES}, not {value!r}")
+
+
+def equidistant(values: Tensor, mask: Tensor, cap: int) -> tuple[Tensor, Tensor]:
+    """Rows longer than `cap` real steps keep `cap` of them at round(linspace(0, n - 1, cap)).
+
+    This is Sulun et al.'s subsampling (serkansulun/movie-genre-classification, utils.py
+    `equidistant_indices`, used for every split in classification/src/dataset.py), so a long
+    trailer is seen from start to end instead of by its first `cap` rows. Real rows are assumed
+    left-aligned (the data loader pads at the end); shorter rows are kept as they are.
+    """
+    length = values.shape[1]
+    if length <= cap:
+        return values, mask
+    real = mask.sum(dim=1, keepdim=True).to(torch.float64)  # (B, 1)
+    steps = torch.arange(cap, device=values.device, dtype=torch.float64).unsqueeze(0)
+    spacing = (real - 1).clamp(min=0) / max(cap - 1, 1)
+    long = real > cap
+    index = torch.where(long, torch.round(steps * spacing), steps).long().clamp(max=length - 1)
+    kept = torch.where(long, torch.ones_like(steps, dtype=torch.bool), steps < real)
+    picked = values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+    return picked, mask.gather(1, index) & kept
 
 
 def encode(encoder: nn.Module, tokens: Tensor, real: Tensor) -> Tensor:
@@ -37,19 +72,31 @@ class ClsSequenceEncoder(nn.Module):
     """
 
     def __init__(
-        self, in_dim: int, max_len: int, d_model: int, heads: int, layers: int, dropout: float
+        self,
+        in_dim: int,
+        max_len: int,
+        d_model: int,
+        heads: int,
+        layers: int,
+        dropout: float,
+        final_norm: bool = False,
+        long_sequences: str = "error",
     ):
         super().__init__()
+        check_long_sequences(long_sequences)
+        self.long_sequences = long_sequences
         self.project = nn.Linear(in_dim, d_model)
         self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.02)
         self.positions = nn.Parameter(torch.randn(1, max_len, d_model) * 0.02)
-        self.encoder = transformer(d_model, heads, layers, dropout)
+        self.encoder = transformer(d_model, heads, layers, dropout, final_norm=final_norm)
 
     def forward(self, values: Tensor, mask: Tensor) -> Tensor:
         return self.sequence(values, mask)[:, 0]
 
     def sequence(self, values: Tensor, mask: Tensor) -> Tensor:
         """All outputs (B, 1 + L, d), CLS first."""
+        if self.long_sequences == "equidistant":  # Sulun's subsampling, else whole-trailer
+            values, mask = equidistant(values, mask, self.positions.shape[1])
         batch = values.shape[0]
         tokens = self.project(zero_padding(values, mask)) + learned_positions(self.positions, mask)
         tokens = torch.cat([self.cls.expand(batch, -1, -1), tokens], dim=1)

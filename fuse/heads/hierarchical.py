@@ -21,7 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, zero_padding
+from cinefeat.fuse.heads.base import (
+    FeatureSpec,
+    Head,
+    HeadConfig,
+    HeadConfigError,
+    zero_padding,
+)
 from cinefeat.fuse.heads.encoders import encode, sinusoidal_positions, transformer
 from cinefeat.fuse.heads.registry import register_head
 
@@ -33,7 +39,11 @@ class HierarchicalConfig(HeadConfig):
     layers: int = 6
     ff_mult: int = 4
     merge_threshold: float = 0.6
+    compression: str = "neighbour"
     dropout: float = 0.1
+
+
+COMPRESSIONS = ("neighbour", "running")
 
 
 def compress(values: Tensor, mask: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
@@ -47,6 +57,8 @@ def compress(values: Tensor, mask: Tensor, threshold: float) -> tuple[Tensor, Te
         return values, mask
     clean = zero_padding(values, mask)
     similar = F.cosine_similarity(clean[:, 1:], clean[:, :-1], dim=-1) > threshold
+    if threshold >= 1.0:  # identical frames reach 1 + 1e-7 by rounding: t = 1 merges nothing
+        similar = torch.zeros_like(similar)
     continues = torch.zeros_like(mask)
     continues[:, 1:] = similar & mask[:, :-1]
     starts = mask & ~continues
@@ -65,6 +77,43 @@ def compress(values: Tensor, mask: Tensor, threshold: float) -> tuple[Tensor, Te
     return pooled, new_mask
 
 
+def compress_running(values: Tensor, mask: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
+    """Cai et al.'s compression: step t joins the current group when its cosine similarity with
+    the group's merged (max-pooled so far) vector exceeds `threshold`, else it starts a group.
+
+    Comparing with the merged vector, not the neighbour, stops a slow drift (a pan) from being
+    chained into one group; same output layout as `compress`. A loop over time, vectorised over
+    the batch (compression runs on the inputs, before any trainable layer).
+    """
+    batch, length, dim = values.shape
+    if length == 0:
+        return values, mask
+    clean = zero_padding(values, mask)
+    rows = torch.arange(batch, device=values.device)
+    out = torch.zeros(batch, length, dim, dtype=values.dtype, device=values.device)
+    merged = clean[:, 0]
+    count = mask[:, 0].long()
+    out[:, 0] = merged
+    for t in range(1, length):
+        step, real = clean[:, t], mask[:, t]
+        similar = F.cosine_similarity(step, merged, dim=-1) > threshold
+        if threshold >= 1.0:
+            similar = torch.zeros_like(similar)
+        join = real & mask[:, t - 1] & similar
+        start = real & ~join
+        merged = torch.where(
+            join.unsqueeze(-1),
+            torch.maximum(merged, step),
+            torch.where(start.unsqueeze(-1), step, merged),
+        )
+        count = count + start.long()
+        slot = (count - 1).clamp(min=0)
+        out[rows[real], slot[real]] = merged[real]
+    groups = max(int(count.max().item()), 1)
+    new_mask = torch.arange(groups, device=mask.device) < count.unsqueeze(1)
+    return zero_padding(out[:, :groups], new_mask), new_mask
+
+
 @register_head
 class HierarchicalHead(Head):
     name = "hierarchical"
@@ -74,6 +123,11 @@ class HierarchicalHead(Head):
         self, config: HierarchicalConfig, features: list[FeatureSpec], label_names: list[str]
     ):
         super().__init__(config, features, label_names)
+        if config.compression not in COMPRESSIONS:
+            raise HeadConfigError(
+                f"compression must be one of {COMPRESSIONS}, not {config.compression!r}"
+            )
+        self.compress = compress_running if config.compression == "running" else compress
         d = config.d_model
         self.project = nn.ModuleDict({f.name: nn.Linear(f.dim, d) for f in features})
         self.encoder = transformer(d, config.heads, config.layers, config.dropout, config.ff_mult)
@@ -84,7 +138,7 @@ class HierarchicalHead(Head):
         self.check_inputs(inputs, masks)
         tokens, real = [], []
         for spec in self.features:
-            values, mask = compress(
+            values, mask = self.compress(
                 inputs[spec.name], masks[spec.name], self.config.merge_threshold
             )
             projected = self.project[spec.name](values)

@@ -23,6 +23,8 @@ class MultiTransformerConfig(HeadConfig):
     heads: int = 8
     layers: int = 1
     dropout: float = 0.5
+    final_norm: bool = False
+    long_sequences: str = "error"
 
 
 @register_head
@@ -41,7 +43,14 @@ class MultiTransformerHead(Head):
                 branches[spec.name] = nn.Linear(spec.dim, d)
             else:
                 branches[spec.name] = ClsSequenceEncoder(
-                    spec.dim, spec.max_len, d, config.heads, config.layers, config.dropout
+                    spec.dim,
+                    spec.max_len,
+                    d,
+                    config.heads,
+                    config.layers,
+                    config.dropout,
+                    config.final_norm,
+                    config.long_sequences,
                 )
         self.branches = nn.ModuleDict(branches)
         self.embed_dim = d * len(features)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
+from cinefeat.fuse.heads.presets import PRESETS, resolve
 
 HEADS: dict[str, type[Head]] = {}
 
@@ -24,7 +25,14 @@ def build_head(
     label_names: list[str],
     config: HeadConfig | dict[str, Any] | None = None,
 ) -> Head:
-    """A freshly initialised head; `config` may be a dict of overrides (strings are cast)."""
+    """A freshly initialised head; `config` may be a dict of overrides (strings are cast).
+
+    `name` may be a preset (`mlp:sulun2024`): its options apply first, then `config`'s.
+    """
+    if ":" in name:
+        if isinstance(config, HeadConfig):
+            raise HeadConfigError(f"preset {name!r} takes option overrides, not a config object")
+        name, config = resolve(name, config)
     if name not in HEADS:
         raise HeadConfigError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
     cls = HEADS[name]
@@ -33,3 +41,8 @@ def build_head(
     elif isinstance(config, dict):
         config = cls.config_class().replace(**config)
     return cls(config, features, label_names)
+
+
+def head_choices() -> list[str]:
+    """Every name `--head` accepts: the heads, then the presets (`HEAD:PAPER`)."""
+    return sorted(HEADS) + sorted(PRESETS)

@@ -13,7 +13,13 @@ import torch
 from torch import Tensor, nn
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, zero_padding
-from cinefeat.fuse.heads.encoders import encode, learned_positions, transformer
+from cinefeat.fuse.heads.encoders import (
+    check_long_sequences,
+    encode,
+    equidistant,
+    learned_positions,
+    transformer,
+)
 from cinefeat.fuse.heads.registry import register_head
 
 
@@ -23,6 +29,8 @@ class SingleTransformerConfig(HeadConfig):
     heads: int = 8
     layers: int = 2
     dropout: float = 0.5
+    final_norm: bool = False
+    long_sequences: str = "error"
 
 
 @register_head
@@ -34,6 +42,7 @@ class SingleTransformerHead(Head):
         self, config: SingleTransformerConfig, features: list[FeatureSpec], label_names: list[str]
     ):
         super().__init__(config, features, label_names)
+        check_long_sequences(config.long_sequences)
         d = config.d_model
         self.project = nn.ModuleDict({f.name: nn.Linear(f.dim, d) for f in features})
         self.positions = nn.ParameterDict(
@@ -41,7 +50,9 @@ class SingleTransformerHead(Head):
         )
         self.separators = nn.Parameter(torch.randn(len(features), d) * 0.02)
         self.cls = nn.Parameter(torch.randn(1, 1, d) * 0.02)
-        self.encoder = transformer(d, config.heads, config.layers, config.dropout)
+        self.encoder = transformer(
+            d, config.heads, config.layers, config.dropout, final_norm=config.final_norm
+        )
         self.embed_dim = d
         self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(d, self.num_labels))
 
@@ -53,6 +64,8 @@ class SingleTransformerHead(Head):
         real = [torch.ones(batch, 1, dtype=torch.bool, device=first.device)]
         for index, spec in enumerate(self.features):
             values, mask = inputs[spec.name], masks[spec.name]
+            if self.config.long_sequences == "equidistant":
+                values, mask = equidistant(values, mask, spec.max_len)
             projected = self.project[spec.name](zero_padding(values, mask))
             tokens.append(self.separators[index].expand(batch, 1, -1))
             tokens.append(projected + learned_positions(self.positions[spec.name], mask))

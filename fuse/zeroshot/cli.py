@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -19,6 +20,14 @@ from cinefeat.fuse.similarity.cli import open_store
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
 
 SPLIT_FILE = "zeroshot_split.json"
+
+# Options a preset sets; an option given on the command line wins over the preset.
+DEFAULTS: dict[str, Any] = {"uniform": "mean", "lr": 3e-3, "optimizer": "adamw", "tanh": False}
+# Dogan et al. (IWAENC 2022): f_a / f_s end in tanh, the uniform score sums over steps, SGD with
+# lr 0.01 (paper, section 4). gamma stays 0.5, the paper's value and the default.
+PRESETS: dict[str, dict[str, Any]] = {
+    "dogan2022": {"uniform": "sum", "lr": 0.01, "optimizer": "sgd", "tanh": True},
+}
 STORE_LABELS_FILE = "store_label_embeddings.safetensors"
 
 
@@ -62,13 +71,36 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     help="Which fold trains (the next validates, the one after tests).",
 )
 @click.option("--gamma", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--uniform", type=click.Choice(["mean", "sum"]), default="mean", show_default=True)
+@click.option(
+    "--uniform",
+    type=click.Choice(["mean", "sum"]),
+    default=None,
+    help="Default mean (preset: sum).",
+)
 @click.option("--joint-dim", type=int, default=128, show_default=True)
 @click.option("--hidden-dim", type=int, default=None, help="MLP projections (default linear).")
 @click.option("--max-len", default=None, help="FEATURE=INT,... (default: whisker of lengths).")
 @click.option("--epochs", type=int, default=40, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option(
+    "--lr", type=float, default=None, help="Default 3e-3 (AdamW); preset dogan2022: 0.01."
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice(["adamw", "sgd"]),
+    default=None,
+    help="Default adamw; the paper (preset dogan2022) uses sgd.",
+)
+@click.option(
+    "--tanh/--no-tanh", default=None, help="End f_a and f_s in tanh (the paper; preset dogan2022)."
+)
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    default=None,
+    help="The paper's configuration; explicit options override it.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
 @click.option("--device", default=None)
 def zeroshot_train_command(
@@ -78,13 +110,17 @@ def zeroshot_train_command(
     out_dir: str,
     rotation: int,
     gamma: float,
-    uniform: str,
+    uniform: str | None,
     joint_dim: int,
     hidden_dim: int | None,
     max_len: str | None,
     epochs: int,
     batch_size: int,
-    lr: float,
+    lr: float | None,
+    optimizer: str | None,
+    tanh: bool | None,
+    preset: str | None,
+    seed: int,
     compare: bool,
     device: str | None,
 ) -> None:
@@ -97,6 +133,9 @@ def zeroshot_train_command(
     from cinefeat.fuse.zeroshot.train import TrainConfig, train_zero_shot
     from cinefeat.store.data import whisker_length
 
+    given = {"uniform": uniform, "lr": lr, "optimizer": optimizer, "tanh": tanh}
+    chosen = {**DEFAULTS, **PRESETS.get(preset or "", {})}
+    chosen.update({key: value for key, value in given.items() if value is not None})
     store = open_store(store_path)
     names = [f.strip() for f in features.split(",") if f.strip()]
     label_names, labels = store.labels()
@@ -122,9 +161,17 @@ def zeroshot_train_command(
         joint_dim=joint_dim,
         hidden_dim=hidden_dim,
         gamma=gamma,
-        uniform=uniform,  # type: ignore[arg-type]  (click.Choice guarantees mean|sum)
+        uniform=chosen["uniform"],
+        tanh=chosen["tanh"],
     )
-    train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=device)
+    train_config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=chosen["lr"],
+        device=device,
+        seed=seed,
+        optimizer=chosen["optimizer"],
+    )
     try:
         trained = train_zero_shot(data, split, embeddings, config, train_config)
     except ValueError as error:  # too few trailers, non-finite features: a message, no traceback

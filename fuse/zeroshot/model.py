@@ -34,7 +34,8 @@ class ZeroShotConfig:
     `uniform="mean"` averages the compatibilities over real steps instead of the paper's sum: the
     paper's clips all last 10 s (sum = L * mean), trailers last 20 s to 4 min, and a sum would make
     scores grow with length so that no single threshold M fits them all. `uniform="sum"` is the
-    paper, literally.
+    paper, literally. `tanh=True` ends f_a and f_s in tanh as the paper's projections do, which
+    bounds every compatibility s_{c,t} by the joint dimension.
     """
 
     feature_dims: dict[str, int]
@@ -44,6 +45,7 @@ class ZeroShotConfig:
     gamma: float = 0.5
     uniform: Pooling = "mean"
     dropout: float = 0.0
+    tanh: bool = False
     feature_order: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -62,16 +64,18 @@ class ZeroShotConfig:
         return asdict(self)
 
 
-def _projection(in_dim: int, out_dim: int, hidden_dim: int | None, dropout: float) -> nn.Module:
+def _projection(
+    in_dim: int, out_dim: int, hidden_dim: int | None, dropout: float, tanh: bool = False
+) -> nn.Module:
     """Linear by default: a linear f_s keeps unseen label embeddings in the geometry it learned."""
+    layers: list[nn.Module] = [nn.Dropout(dropout)]
     if hidden_dim is None:
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, out_dim))
-    return nn.Sequential(
-        nn.Dropout(dropout),
-        nn.Linear(in_dim, hidden_dim),
-        nn.ReLU(),
-        nn.Linear(hidden_dim, out_dim),
-    )
+        layers.append(nn.Linear(in_dim, out_dim))
+    else:
+        layers += [nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim)]
+    if tanh:
+        layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
 
 
 class TemporalAttentionZeroShot(nn.Module):
@@ -84,12 +88,14 @@ class TemporalAttentionZeroShot(nn.Module):
         self.config = config
         self.step_projections = nn.ModuleDict(
             {
-                feature: _projection(dim, config.joint_dim, config.hidden_dim, config.dropout)
+                feature: _projection(
+                    dim, config.joint_dim, config.hidden_dim, config.dropout, config.tanh
+                )
                 for feature, dim in config.feature_dims.items()
             }
         )
         self.label_projection = _projection(
-            config.label_dim, config.joint_dim, config.hidden_dim, config.dropout
+            config.label_dim, config.joint_dim, config.hidden_dim, config.dropout, config.tanh
         )
         for feature, dim in config.feature_dims.items():
             self.register_buffer(f"mean_{feature}", torch.zeros(dim))

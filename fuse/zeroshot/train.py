@@ -36,6 +36,22 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     device: str | None = None
+    optimizer: str = "adamw"
+    momentum: float = 0.0
+
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+def make_optimizer(parameters, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW (cinefeat's default) or plain SGD (Dogan et al. train with SGD, lr 0.01)."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {config.optimizer!r}")
 
 
 @dataclass
@@ -108,9 +124,7 @@ def train_zero_shot(
     model.set_labels(train_labels, split.labels["train"])
     model.to(device)
     train_labels = train_labels.to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = make_optimizer(model.parameters(), config)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
 
     best_state, best_score, best_epoch, history = None, -np.inf, -1, []

@@ -1,0 +1,63 @@
+"""Named presets: `HEAD:PAPER` reproduces one paper's configuration of a head.
+
+A preset is only a set of `--set` values, so a head trained with `--head mlp:sulun2024` is an
+ordinary `mlp` head whose saved config shows every value the preset chose; `--set` given with a
+preset overrides it. Each entry names the public code its values were read from, so a reader can
+check them (docs/heads/*.md: "paper says / cinefeat does / option").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Preset:
+    head: str
+    options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    # serkansulun/movie-genre-classification, classification/src/classifiers.py (`MLP`: sizes
+    # [input] + [d]*(n_layers-1) + [labels], so n_layers=1 is a single Linear, no dropout) and
+    # config.py (n_layers 1, dropout 0).
+    "mlp:sulun2024": Preset(
+        "mlp", {"layers": 0, "dropout": 0.0}, "serkansulun/movie-genre-classification"
+    ),
+    # Same repository, classifiers.py: `Transformer` builds TransformerEncoder(..., norm=LayerNorm);
+    # dataset.py + utils.py `equidistant_indices`: sequences longer than the length cap are
+    # subsampled at round(linspace(0, L-1, cap)) (train, val and test alike).
+    "single-transformer:sulun2024": Preset(
+        "single-transformer",
+        {"final_norm": True, "long_sequences": "equidistant"},
+        "serkansulun/movie-genre-classification",
+    ),
+    "multi-transformer:sulun2024": Preset(
+        "multi-transformer",
+        {"final_norm": True, "long_sequences": "equidistant"},
+        "serkansulun/movie-genre-classification",
+    ),
+    # Cai et al.'s feature compression: a step joins the current group when it is similar to the
+    # group's merged (max-pooled) vector, not to its neighbour.
+    "hierarchical:cai": Preset("hierarchical", {"compression": "running"}, "Cai et al."),
+    # richardtml/DIViTA: feed-forward 6 x d in the clip transformer; all features of a trailer
+    # come from the same clips, so a window covers the same clips in every feature.
+    "clip-aggregation:divita": Preset(
+        "clip-aggregation", {"ff_mult": 6, "aligned_windows": True}, "richardtml/DIViTA"
+    ),
+}
+
+
+def resolve(name: str, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """(head name, options) for a head or preset name; explicit options win over the preset's."""
+    options = dict(options or {})
+    if ":" not in name:
+        return name, options
+    if name not in PRESETS:
+        from cinefeat.fuse.heads.base import HeadConfigError
+
+        raise HeadConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    return preset.head, {**preset.options, **options}
