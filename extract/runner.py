@@ -541,7 +541,10 @@ class LocalRunner:
             stage=stage,
             error=message,
             timings=dict(state.timings),
-            feature_status=self._merged_status(state) if status == "ok" else {},
+            # a failed trailer keeps why each feature failed (a damaged stream, a model error)
+            feature_status=self._merged_status(state)
+            if status == "ok"
+            else {k: v for k, v in state.feature_status.items() if str(v).startswith("failed")},
             extra=extra,
         )
         writer.add(record, features=features)

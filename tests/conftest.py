@@ -67,6 +67,8 @@ def _restore_root_log_level():
     import logging
 
     root = logging.getLogger()
-    level = root.level
+    level, disabled = root.level, logging.root.manager.disable
     yield
     root.setLevel(level)
+    if logging.root.manager.disable != disabled:  # a library called logging.disable(...)
+        logging.disable(disabled)

@@ -94,12 +94,15 @@ def test_token_never_logged(fake_zenodo, token, tmp_path, caplog, capfd):
 def test_redactor_filters_log_records(caplog, token):
     redactor = Redactor(token)
     logger = logging.getLogger("cinefeat.test.redact")
+    caplog.set_level(logging.WARNING, logger=logger.name)
     caplog.handler.addFilter(redactor)
     try:
         logger.warning("leaked %s here", token)
     finally:
         caplog.handler.removeFilter(redactor)
-    assert "leaked *** here" in caplog.text and token not in caplog.text
+    state = (logger.getEffectiveLevel(), logger.disabled, logging.root.manager.disable)
+    assert "leaked *** here" in caplog.text, f"nothing captured; logger state {state}"
+    assert token not in caplog.text
 
 
 def test_token_sources(tmp_path, monkeypatch):
