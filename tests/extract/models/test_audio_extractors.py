@@ -239,45 +239,20 @@ def test_configuration_is_validated_and_recorded():
         EXTRACTORS.create("vggish").extract_batch([np.zeros(15600, np.float32)])
 
 
-def _panns_reference_models():
-    """panns_inference's `models.py` loaded *without* its package `__init__` (which runs wget)."""
-    import importlib.util
-    import sys
-    import types
-    from pathlib import Path
-
-    found = importlib.util.find_spec("panns_inference")
-    if found is None or found.origin is None:
-        pytest.skip("panns-inference is not installed")
-    folder = Path(found.origin).parent
-    package = types.ModuleType("_panns_reference")
-    package.__path__ = [str(folder)]
-    sys.modules.setdefault("_panns_reference", package)
-    spec = importlib.util.spec_from_file_location("_panns_reference.models", folder / "models.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cnn14_port_equals_the_panns_reference_model():
+def test_cnn14_port_equals_the_panns_reference_model(panns_models):
     from cinefeat.extract.audio_features import panns_logmel
     from cinefeat.extract.nets.cnn14 import FRONT_END_PREFIXES
 
     pytest.importorskip("torchlibrosa")
-    reference = (
-        _panns_reference_models()
-        .Cnn14(
-            sample_rate=32000,
-            window_size=1024,
-            hop_size=320,
-            mel_bins=64,
-            fmin=50,
-            fmax=14000,
-            classes_num=527,
-        )
-        .eval()
-    )
+    reference = panns_models.Cnn14(
+        sample_rate=32000,
+        window_size=1024,
+        hop_size=320,
+        mel_bins=64,
+        fmin=50,
+        fmax=14000,
+        classes_num=527,
+    ).eval()
     generator = torch.Generator().manual_seed(0)
     state = reference.state_dict()
     for key, value in state.items():  # non-trivial BN statistics and weights

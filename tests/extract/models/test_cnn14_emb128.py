@@ -90,11 +90,11 @@ def test_emb128_is_cnn14_with_a_128_d_fc1():
     assert set(ours.state_dict()) == set(Cnn14().state_dict())  # same key names
 
 
-def test_emb128_port_equals_the_authors_variant_of_the_panns_reference():
+def test_emb128_port_equals_the_authors_variant_of_the_panns_reference(panns_models):
     from cinefeat.extract.audio_features import panns_logmel
 
     pytest.importorskip("torchlibrosa")
-    reference = _panns_reference_models().Cnn14(
+    reference = panns_models.Cnn14(
         sample_rate=32000,
         window_size=1024,
         hop_size=320,
@@ -203,24 +203,3 @@ def test_cinefeat_extract_option_selects_the_paper_model(emb128_cache, tmp_path,
     rows = store.get("a", "audiotag")
     assert rows.values.shape == (3, 128)  # ceil(7 / 3) windows of 3 s
     np.testing.assert_allclose(rows.spans[:, 0], [0.0, 3.0, 6.0], atol=1e-6)
-
-
-def _panns_reference_models():
-    """panns_inference's `models.py` without its package `__init__` (which runs wget)."""
-    import importlib.util
-    import sys
-    import types
-    from pathlib import Path
-
-    found = importlib.util.find_spec("panns_inference")
-    if found is None or found.origin is None:
-        pytest.skip("panns-inference is not installed")
-    folder = Path(found.origin).parent
-    package = types.ModuleType("_panns_reference")
-    package.__path__ = [str(folder)]
-    sys.modules.setdefault("_panns_reference", package)
-    spec = importlib.util.spec_from_file_location("_panns_reference.models", folder / "models.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
