@@ -171,6 +171,40 @@ def panns_models() -> types.ModuleType:
     return load_panns_reference_models()
 
 
+@pytest.fixture
+def random_panns_cnn14(panns_models):
+    """`random_panns_cnn14(embedding=2048)`: the authors' Cnn14 (panns_inference/models.py, the
+    class the Zenodo files were trained as) with random weights and non-trivial BatchNorm
+    statistics. `embedding=128` is their `Cnn14_emb128`, which changes only `fc1` (2048 -> 128)
+    and `fc_audioset` (128 -> 527) (audioset_tagging_cnn pytorch/models.py)."""
+    from cinefeat.extract.nets.cnn14 import FRONT_END_PREFIXES
+
+    def build(embedding: int = 2048) -> torch.nn.Module:
+        model = panns_models.Cnn14(
+            sample_rate=32000,
+            window_size=1024,
+            hop_size=320,
+            mel_bins=64,
+            fmin=50,
+            fmax=14000,
+            classes_num=527,
+        )
+        if embedding != 2048:
+            model.fc1 = torch.nn.Linear(2048, embedding, bias=True)
+            model.fc_audioset = torch.nn.Linear(embedding, 527, bias=True)
+        model.eval()
+        generator = torch.Generator().manual_seed(0)
+        state = model.state_dict()
+        for key, value in state.items():
+            if value.dtype.is_floating_point and not key.startswith(FRONT_END_PREFIXES):
+                noise = torch.randn(value.shape, generator=generator) * 0.05
+                value.copy_(1.0 + noise.abs() if key.endswith("running_var") else noise)
+        model.load_state_dict(state)
+        return model
+
+    return build
+
+
 def import_reference(module: str, extra: str) -> types.ModuleType:
     """A reference implementation from one of the extras CI installs: missing fails, not skips."""
     try:

@@ -37,30 +37,6 @@ def _audio(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
 # --- PANNs Cnn14 (`audiotag`) --------------------------------------------------------------------
 
 
-def _random_panns_cnn14(panns_models) -> torch.nn.Module:
-    """The authors' Cnn14 (panns_inference/models.py, the class the Zenodo file was trained as)
-    with random weights and non-trivial BatchNorm statistics."""
-    from cinefeat.extract.nets.cnn14 import FRONT_END_PREFIXES
-
-    model = panns_models.Cnn14(
-        sample_rate=32000,
-        window_size=1024,
-        hop_size=320,
-        mel_bins=64,
-        fmin=50,
-        fmax=14000,
-        classes_num=527,
-    ).eval()
-    generator = torch.Generator().manual_seed(0)
-    state = model.state_dict()
-    for key, value in state.items():
-        if value.dtype.is_floating_point and not key.startswith(FRONT_END_PREFIXES):
-            noise = torch.randn(value.shape, generator=generator) * 0.05
-            value.copy_(1.0 + noise.abs() if key.endswith("running_var") else noise)
-    model.load_state_dict(state)
-    return model
-
-
 def _balanced_sampler_state(classes: int = 527, clips: int = 200) -> dict[str, object]:
     """`BalancedSampler.state_dict()` of qiuqiangkong/audioset_tagging_cnn utils/data_generator.py:
     per-class `np.where(targets[:, k] == 1)[0]` int64 index arrays, a queue of class ids (from
@@ -94,10 +70,10 @@ def _write_panns_checkpoint(model: torch.nn.Module, numpy1_pickle, **extra: obje
 
 
 def test_audiotag_loads_the_authors_training_checkpoint(
-    tmp_cache, unpublished, numpy1_pickle, panns_models
+    tmp_cache, unpublished, numpy1_pickle, random_panns_cnn14
 ):
     unpublished(audiotag.WEIGHTS.name)  # random weights cannot match Zenodo's md5
-    reference = _random_panns_cnn14(panns_models)
+    reference = random_panns_cnn14()
     path = _write_panns_checkpoint(reference, numpy1_pickle)
     data = path.read_bytes()
     assert data[:2] == b"\x80\x02" and not data.startswith(b"PK")  # legacy pickle, not zip
@@ -220,12 +196,12 @@ def test_i3d_loads_a_pytorch_0_3_state_dict(tmp_cache, torch03_pickle):
 # --- A file that asks for any other global -------------------------------------------------------
 
 
-def _foreign(target: str, numpy1_pickle, panns_models) -> None:
+def _foreign(target: str, numpy1_pickle, random_panns_cnn14) -> None:
     """Write the extractor's file(s) with an `argparse.Namespace` inside (the `args` many
     training scripts save next to the weights): not a tensor, array or plain container."""
     args = argparse.Namespace(lr=1e-3)
     if target == "audiotag":
-        _write_panns_checkpoint(_random_panns_cnn14(panns_models), numpy1_pickle, args=args)
+        _write_panns_checkpoint(random_panns_cnn14(), numpy1_pickle, args=args)
         return
     if target.startswith("vggish"):
         folder = pretrained.entry_dir(vggish.WEIGHTS.name)
@@ -254,10 +230,10 @@ def _foreign(target: str, numpy1_pickle, panns_models) -> None:
     ],
 )
 def test_a_file_asking_for_another_global_is_refused_naming_it(
-    tmp_cache, unpublished, numpy1_pickle, panns_models, target, name, options
+    tmp_cache, unpublished, numpy1_pickle, random_panns_cnn14, target, name, options
 ):
     unpublished(audiotag.WEIGHTS.name)  # the unpickler, not Zenodo's md5, must refuse the file
-    _foreign(target, numpy1_pickle, panns_models)
+    _foreign(target, numpy1_pickle, random_panns_cnn14)
     extractor = EXTRACTORS.create(name, **options)
     with pytest.raises(CheckpointError, match=r"argparse\.Namespace"):
         extractor.load("cpu")
