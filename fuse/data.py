@@ -15,7 +15,7 @@ statistics are float64. A non-finite input is an error that names the feature an
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
@@ -144,22 +144,37 @@ def random_window(
 
 @dataclass
 class PaddedFeatures:
-    """Several features of the same N trailers, padded, with their multi-hot labels and ids."""
+    """Several features of the same N trailers, padded, with their multi-hot labels and ids.
+
+    The one padded-sequence container of fuse: supervised heads, the zero-shot head (which also
+    slices label columns per fold role: `take`) and the similarity tools all consume it.
+    `label_names` names the columns of `labels` where the caller knows them.
+    """
 
     values: dict[str, Tensor]
     masks: dict[str, Tensor]
     labels: Tensor
     ids: list[str]
+    label_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name, tensor in self.values.items():
-            if tensor.shape[0] != len(self.ids) or self.masks[name].shape != tensor.shape[:2]:
+            mask = self.masks.get(name)
+            if tensor.shape[0] != len(self.ids) or mask is None or mask.shape != tensor.shape[:2]:
                 raise DataError(f"feature {name!r} does not have one padded row per id")
         if self.labels.shape[0] != len(self.ids):
             raise DataError(f"{self.labels.shape[0]} label rows for {len(self.ids)} ids")
+        if self.label_names and len(self.label_names) != self.labels.shape[1]:
+            raise DataError(
+                f"{len(self.label_names)} label names for {self.labels.shape[1]} label columns"
+            )
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def feature_dims(self) -> dict[str, int]:
+        return {name: int(values.shape[-1]) for name, values in self.values.items()}
 
     @classmethod
     def from_sequences(
@@ -170,26 +185,41 @@ class PaddedFeatures:
         max_len: Mapping[str, int] | None,
         average: Sequence[str] = (),
         crop: str = "first",
+        label_names: Sequence[str] = (),
     ) -> PaddedFeatures:
         """Pad each feature to `max_len[name]` rows, cut by `crop` (`CROPS`); `max_len=None`
-        (or a feature it does not name) keeps every row of every trailer."""
+        (or a feature it does not name, or a length of 0) keeps every row of every trailer."""
         values, masks = {}, {}
         for name, rows in sequences.items():
-            length = None if max_len is None else max_len.get(name)
+            length = None if max_len is None else (max_len.get(name) or None)
             values[name], masks[name] = pad_sequences(
                 rows, length, average=name in average, crop=crop
             )
-        return cls(
-            values, masks, torch.as_tensor(np.asarray(labels), dtype=torch.float32), list(ids)
-        )
+        labels = torch.as_tensor(np.asarray(labels), dtype=torch.float32)
+        return cls(values, masks, labels, list(ids), list(label_names))
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> PaddedFeatures:
+        return self.take(indices)
+
+    def take(
+        self, indices: Sequence[int] | np.ndarray, labels: Sequence[str] | None = None
+    ) -> PaddedFeatures:
+        """A subset of trailers and, optionally, of label columns (by name, in that order)."""
         index = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        names, targets = list(self.label_names), self.labels[index]
+        if labels is not None:
+            position = {name: i for i, name in enumerate(self.label_names)}
+            unknown = [n for n in labels if n not in position]
+            if unknown:
+                raise DataError(f"labels {unknown} are not among {self.label_names}")
+            names = list(labels)
+            targets = targets[:, torch.as_tensor([position[n] for n in names], dtype=torch.long)]
         return PaddedFeatures(
             {n: v[index] for n, v in self.values.items()},
             {n: m[index] for n, m in self.masks.items()},
-            self.labels[index],
+            targets,
             [self.ids[i] for i in index.tolist()],
+            names,
         )
 
     def select_ids(self, ids: Sequence[str]) -> PaddedFeatures:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cinefeat.fuse.data import DataError, PaddedFeatures
-from cinefeat.fuse.heads import FeatureSpec
+from cinefeat.fuse.heads import FeatureSpec, Head
 from cinefeat.fuse.splits import SUBSETS, Split, duration_inliers, read_split_file, top_labels
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,24 @@ def parse_max_len(text: str | None) -> dict[str, int] | str:
     return lengths
 
 
+def feature_lengths(
+    store: Any, features: Sequence[str], ids: Sequence[str], given: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """Padded length per feature: the one `given` (`--max-len clip=216`), else the upper whisker
+    of the lengths of `ids` (the training trailers; a trailer without rows counts as 0)."""
+    from cinefeat.store.data import whisker_length
+
+    given = given or {}
+    lengths: dict[str, int] = {}
+    for feature in features:
+        if feature in given:
+            lengths[feature] = int(given[feature])
+        else:
+            per_id = store.lengths(feature)
+            lengths[feature] = whisker_length([per_id.get(t, 0) for t in ids])
+    return lengths
+
+
 def select(
     store: Any,
     features: Sequence[str],
@@ -92,11 +110,7 @@ def select(
     top_k: int | None = None,
     duration_filter: bool = False,
 ) -> StoreSelection:
-    from cinefeat.store.data import whisker_length
-
-    unknown = [f for f in features if f not in store.features()]
-    if unknown:
-        raise DataError(f"features {unknown} are not in the store (it has {store.features()})")
+    require_features(store, features)
     label_names, labels = store.labels()
     if not label_names:
         raise DataError("the store has no labels: add them with `cinefeat store labels ...`")
@@ -128,13 +142,8 @@ def select(
         if train_labels is None:
             raise DataError("the training split is empty after filtering")
         columns = top_labels(label_names, train_labels, top_k)
-    lengths: dict[str, int] = {}
-    for feature in features:
-        if isinstance(max_len, Mapping) and feature in max_len:
-            lengths[feature] = int(max_len[feature])
-        else:
-            per_id = store.lengths(feature)
-            lengths[feature] = whisker_length([per_id.get(t, 0) for t in split["train"]])
+    given = max_len if isinstance(max_len, Mapping) else {}
+    lengths = feature_lengths(store, features, split["train"], given)
     return StoreSelection(
         split=split,
         label_names=[label_names[c] for c in columns],
@@ -143,6 +152,17 @@ def select(
         max_len=lengths,
         split_name=name,
     )
+
+
+def require_features(store: Any, features: Sequence[str]) -> None:
+    if not features:
+        raise DataError("no features given: name at least one store feature (--features clip,...)")
+    unknown = [f for f in features if f not in store.features()]
+    if unknown:
+        raise DataError(
+            f"features {unknown} are not in the store (it has {store.features()}): extract them "
+            "first with `cinefeat extract`"
+        )
 
 
 def load_sequences(
@@ -215,6 +235,45 @@ def load_subsets(
     # an empty training split stays empty (the trainer names the fix)
     parts["train"] = train if train is not None else source.select_ids([])
     return parts
+
+
+def load_labelled(
+    store: Any,
+    features: Sequence[str],
+    ids: Sequence[str],
+    max_len: Mapping[str, int] | None = None,
+    crop: str = "first",
+    average: Sequence[str] = (),
+) -> PaddedFeatures:
+    """`ids` padded (cut to `max_len` by `crop`) with *every* store label as a named column.
+
+    The path of the zero-shot folds (which pick label columns per role: `PaddedFeatures.take`)
+    and of the similarity tools; a trailer without labels has an all-zero row.
+    """
+    require_features(store, features)
+    label_names, label_map = store.labels()
+    targets = np.zeros((len(ids), len(label_names)), dtype=np.float32)
+    for row, trailer in enumerate(ids):
+        if trailer in label_map:
+            targets[row] = label_map[trailer]
+    sequences = load_sequences(store, features, ids)
+    return PaddedFeatures.from_sequences(
+        sequences, targets, ids, max_len, average, crop, label_names
+    )
+
+
+def head_inputs(store: Any, head: Head, ids: Sequence[str]) -> PaddedFeatures:
+    """What a loaded head of any kind reads from `store` for `ids`: its features, cut to its
+    training lengths the way it was trained (`head.config.crop`), its averaging; every store
+    label as a column (`cinefeat embed`, `suggest`, `similarity-tune`)."""
+    return load_labelled(
+        store,
+        head.feature_names,
+        ids,
+        {spec.name: spec.max_len for spec in head.features},
+        head.config.crop,
+        head.average,
+    )
 
 
 def feature_specs(

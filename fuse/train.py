@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from cinefeat.fuse.data import DataError, PaddedFeatures, prefetch, prepare_inputs
+from cinefeat.fuse.device import resolve_device
 from cinefeat.fuse.heads import Head
 from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import evaluate, macro_ap
@@ -99,17 +100,6 @@ class TrainResult:
         """The best epoch is the last allowed one of a stage: the head had not stopped improving
         (issue 17: best epoch 49 of 50 on small data with the MovieNet defaults)."""
         return self.epochs > 1 and any(e == self.epochs - 1 for e in self.best_epoch.values())
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(
-            f"--device {name} asked for, but CUDA is not available; use --device cpu"
-        )
-    return device
 
 
 def seed_everything(seed: int) -> None:

@@ -56,9 +56,12 @@ def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | N
 
 
 def _device(device: str | None) -> str:
-    import torch
+    from cinefeat.fuse.device import resolve_device
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return str(resolve_device(device))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.command("embed")

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from cinefeat.fuse.data import prepare_inputs
+from cinefeat.fuse.device import resolve_device
 from cinefeat.fuse.similarity.ntxent import nt_xent
 from cinefeat.fuse.similarity.views import split_halves
 
@@ -77,12 +78,6 @@ class ProjectionMLP(nn.Module):
         return self.layers(embedding)
 
 
-def _device(config: ContrastiveConfig) -> torch.device:
-    if config.device is not None:
-        return torch.device(config.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 @torch.no_grad()
 def embed_all(
     head: EmbeddingHead, data: Batches, batch_size: int = 256, device: str | None = None
@@ -92,7 +87,7 @@ def embed_all(
     Inputs are standardised with the head's own statistics and padding is zeroed, exactly as
     at prediction time.
     """
-    target = torch.device(device) if device else next(iter(head.parameters())).device
+    target = resolve_device(device) if device else next(iter(head.parameters())).device
     head.to(target)
     head.eval()
     chunks = []
@@ -112,7 +107,7 @@ def contrastive_finetune(
         raise ValueError("contrastive fine-tuning needs at least 2 trailers (negatives)")
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    device = _device(config)
+    device = resolve_device(config.device)
     head.to(device)
     normalization = _normalization(head)
     probe_inputs, probe_masks, _ = next(data.batches(2))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from cinefeat.fuse.device import resolve_device
 from cinefeat.fuse.zeroshot.data import SequenceTensors
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
@@ -64,12 +65,6 @@ class TrainedZeroShot:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def pick_device(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 @torch.no_grad()
 def predict_scores(
     model: TemporalAttentionZeroShot,
@@ -107,7 +102,7 @@ def train_zero_shot(
     config = train_config or TrainConfig()
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     train = data.take(split.trailers["train"], split.labels["train"])
     val = data.take(split.trailers["val"], split.labels["val"])
     if len(train) == 0 or len(val) == 0:
