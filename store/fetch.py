@@ -3,8 +3,18 @@
 Downloads resume: bytes go to `<name>.partial` and a retry (or a later run) continues with an HTTP
 Range request from where it stopped, so a dropped connection on a 40 GB file costs seconds, not
 hours. A file is renamed into place only after its md5 matches Zenodo's listing; then every file
-is checked against MANIFEST.json (sha256) before the archive is opened as a store. File names
-from the server are checked too: a hostile listing cannot write outside `dest`.
+is checked against MANIFEST.json (sha256) before the archive is opened as a store.
+
+A record id, a version DOI, a concept id or a concept DOI all work: Zenodo answers 404 to
+`GET /api/records/<concept id>`, so a 404 is retried as `/records/<id>/versions/latest`, which
+takes either and leads to the latest version (invenio-rdm-records RDMRecordResource.read_latest).
+
+A hostile server or record cannot turn a fetch against the user: names cannot leave `dest`;
+the client sends its token only to the API's own origin (never to hosts named in file links);
+a download stops at the size the record lists and fails if more, fewer or different bytes come;
+the manifest must agree with the record's own md5s and sizes before anything else is fetched; and
+zips with compressed members or members the manifest does not announce are refused before they
+are read (`check_zip_members`), so disk and memory stay within the listed sizes.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from cinefeat.store.archive.checksums import md5_of_file
 from cinefeat.store.archive.compose import ArchiveStore, open_archive
 from cinefeat.store.archive.errors import ChecksumMismatch
 from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, check_file_name, verify_file
+from cinefeat.store.archive.safe_zip import check_zip_members
 from cinefeat.store.console import progress
 from cinefeat.store.zenodo.client import ZenodoClient
 from cinefeat.store.zenodo.errors import ZenodoError
@@ -30,6 +41,7 @@ RECORD_PATTERNS = (
     re.compile(r"zenodo\.org/(?:api/)?records?/(\d+)/?$"),
 )
 DOWNLOAD_ATTEMPTS = 8
+MAX_MANIFEST_BYTES = 64 * 2**20  # a manifest lists files; anything larger is not one
 CHUNK_BYTES = 64 * 1024  # bytes kept on a dropped connection are whole chunks
 
 
@@ -52,6 +64,8 @@ def record_files(record: dict[str, Any]) -> list[tuple[str, int, str, str]]:
     for item in record.get("files") or []:
         name = check_file_name(str(item.get("key") or item.get("filename")))
         size = int(item.get("size", item.get("filesize", -1)))
+        if size < 0:
+            raise ZenodoError(f"record lists {name} without a size: refusing an unbounded download")
         md5 = str(item.get("checksum", "")).removeprefix("md5:")
         links = item.get("links", {})
         url = links.get("content") or links.get("self") or links.get("download")
@@ -61,8 +75,30 @@ def record_files(record: dict[str, Any]) -> list[tuple[str, int, str, str]]:
     return out
 
 
+class OversizedDownload(ZenodoError):
+    """The server sent more bytes than the record lists for a file."""
+
+
+def _write_capped(response: Any, out: Any, have: int, size: int, name: str) -> int:
+    """Write the answer's bytes up to `size` in total; more than that is refused."""
+    for chunk in response.iter_content(CHUNK_BYTES):
+        room = size - have
+        if len(chunk) > room:
+            out.write(chunk[:room])
+            raise OversizedDownload(
+                f"{name}: the server sent more than the {size} bytes the record lists; the "
+                "download was stopped and deleted (the server is broken or hostile)"
+            )
+        out.write(chunk)
+        have += len(chunk)
+    return have
+
+
 def download_file(client: ZenodoClient, url: str, target: Path, size: int, md5: str) -> bool:
-    """Download `url` to `target` with resume; returns False when it was already complete."""
+    """Download `url` to `target` with resume; returns False when it was already complete.
+
+    Never writes more than `size` bytes: the listing's size bounds the disk a download can use.
+    """
     if target.is_file() and target.stat().st_size == size and md5_of_file(target) == md5:
         return False
     partial = target.with_name(target.name + ".partial")
@@ -70,25 +106,31 @@ def download_file(client: ZenodoClient, url: str, target: Path, size: int, md5: 
 
     for attempt in range(DOWNLOAD_ATTEMPTS):
         have = partial.stat().st_size if partial.exists() else 0
-        if have > size >= 0:
+        if have > size:
             partial.unlink()
             have = 0
         if have == size:
             break
         headers = {"Range": f"bytes={have}-"} if have else None
         response = client.request("GET", url, headers=headers, stream=True, ok=(200, 206))
-        mode = "ab" if have and response.status_code == 206 else "wb"
+        resumed = response.status_code == 206 and response.headers.get(
+            "Content-Range", ""
+        ).startswith(f"bytes {have}-")
+        if not resumed:
+            have = 0
         try:
-            with response, open(partial, mode) as out:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    out.write(chunk)
-            if partial.stat().st_size == size or size < 0:
+            with response, open(partial, "ab" if resumed else "wb") as out:
+                have = _write_capped(response, out, have, size, target.name)
+            if have == size:
                 break
+        except OversizedDownload:
+            partial.unlink(missing_ok=True)
+            raise
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             log.warning("%s: %s; resuming (attempt %d)", target.name, error, attempt + 1)
             client.sleep(min(client.backoff_s * 2**attempt, client.max_wait_s))
     got = partial.stat().st_size if partial.exists() else 0
-    if size >= 0 and got != size:
+    if got != size:
         raise ZenodoError(
             f"{target.name}: got {got} of {size} bytes after {DOWNLOAD_ATTEMPTS} attempts; "
             "run `cinefeat fetch` again to resume"
@@ -101,6 +143,33 @@ def download_file(client: ZenodoClient, url: str, target: Path, size: int, md5: 
         )
     partial.replace(target)
     return True
+
+
+def fetch_metadata(client: ZenodoClient, record_or_doi: str) -> dict[str, Any]:
+    """The record named by a record id, version DOI, concept id or concept DOI (latest version)."""
+    record_id = resolve_record_id(record_or_doi)
+    try:
+        return client.record(record_id)
+    except ZenodoError as error:
+        if error.status != 404:
+            raise
+    return client.latest_record(record_id)  # a concept id: Zenodo's records/<id> is 404
+
+
+def check_manifest_against_record(
+    manifest: Manifest, files: dict[str, tuple[int, str, str]], wanted: set[str]
+) -> None:
+    """The manifest must describe the very files the record lists (size and md5)."""
+    for entry in manifest.files:
+        if entry.name not in wanted or entry.name not in files:
+            continue
+        size, md5 = files[entry.name][0], files[entry.name][1]
+        if (entry.size, entry.md5) != (size, md5):
+            raise ChecksumMismatch(
+                f"{MANIFEST_NAME} says {entry.name} has {entry.size} bytes, md5 {entry.md5}, but "
+                f"the record lists {size} bytes, md5 {md5}: the archive does not match its "
+                "record; refusing it before downloading anything else"
+            )
 
 
 def wanted_names(manifest: Manifest, only: list[str] | None) -> set[str]:
@@ -131,7 +200,7 @@ def fetch_record(
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    record = client.record(resolve_record_id(record_or_doi))
+    record = fetch_metadata(client, record_or_doi)
     files = {name: (size, md5, url) for name, size, md5, url in record_files(record)}
     if MANIFEST_NAME not in files:
         raise ZenodoError(
@@ -139,6 +208,8 @@ def fetch_record(
             "archive (publish one with `cinefeat archive` + `cinefeat publish`)"
         )
     size, md5, url = files[MANIFEST_NAME]
+    if size > MAX_MANIFEST_BYTES:
+        raise ZenodoError(f"{MANIFEST_NAME} is listed as {size} bytes: not a cinefeat manifest")
     download_file(client, url, dest / MANIFEST_NAME, size, md5)
     manifest = Manifest.read(dest)
     wanted = wanted_names(manifest, only)
@@ -148,10 +219,13 @@ def fetch_record(
             f"record {record_or_doi} lacks {missing}, which its {MANIFEST_NAME} lists: the "
             "record is incomplete; ask its authors to upload them"
         )
+    check_manifest_against_record(manifest, files, wanted)
     for name in progress(sorted(wanted), desc="fetch", unit="file"):
         if download_file(client, files[name][2], dest / name, files[name][0], files[name][1]):
             log.info("downloaded %s", name)
     for entry in manifest.files:  # sha256 of every file fetched, against the manifest
         if entry.name in wanted:
             verify_file(dest / entry.name, entry)
+            if entry.name.endswith(".zip"):
+                check_zip_members(dest / entry.name, entry)
     return open_archive(dest, verify="none")

@@ -20,7 +20,7 @@ import numpy as np
 from cinefeat.store.archive.build import METADATA_ZIP
 from cinefeat.store.archive.errors import ArchiveError, ChecksumMismatch
 from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, ManifestEntry, verify_file
-from cinefeat.store.archive.safe_zip import safe_extract
+from cinefeat.store.archive.safe_zip import check_zip_members, safe_extract
 from cinefeat.store.feature_store import FeatureStore
 from cinefeat.store.index import StoreIndex
 from cinefeat.store.rows import FeatureRows
@@ -176,6 +176,8 @@ def open_archive(folder: str | Path, verify: Verify = "size") -> ArchiveStore:
                 f"{location} has {location.stat().st_size} bytes but the manifest says "
                 f"{entry.size}: the download is incomplete; run `cinefeat fetch` again"
             )
+        if location.is_file():  # before anything is read from it: no compressed members
+            check_zip_members(location, entry if verify != "none" else None)
         store = FeatureStore.open(location, read_only=True)
         if entry.kind == "metadata":
             metadata = store

@@ -6,8 +6,10 @@ feature values are float16 and compress poorly anyway.
 Extracting: a downloaded zip is untrusted. Before any byte is written we check the zip file against
 the manifest (size, sha256), then every member name: absolute paths, `..`, drive letters,
 backslashes and symlink/device members are refused (zip-slip), as are member counts or sizes the
-manifest did not announce (zip bombs). Extraction goes to a temporary folder beside the target and
-is renamed into place only when complete, so a refused or interrupted extraction leaves nothing.
+manifest did not announce, and compressed members, which cinefeat never writes (zip bombs: a
+manifest updated to match a bomb does not make it safe). Extraction goes to a temporary folder
+beside the target and is renamed into place only when complete, so a refused or interrupted
+extraction leaves nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +73,40 @@ def check_member(info: zipfile.ZipInfo) -> PurePosixPath:
     return path
 
 
+def check_zip_members(zip_path: str | Path, entry: ManifestEntry | None = None) -> None:
+    """Refuse a zip cinefeat could not have written, before any member is read.
+
+    cinefeat writes only ZIP_STORED members, so each member's size is its size inside the zip
+    file and the members together cannot exceed the file: reading or extracting one is bounded
+    by the size the record listed. A compressed member (a zip bomb hides here even when its
+    manifest was updated to match) is refused, as are member counts and sizes that differ from
+    the manifest's and members whose sizes add up to more than the file holds.
+    """
+    zip_path = Path(zip_path)
+    file_size = zip_path.stat().st_size
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = archive.infolist()
+    for info in infos:
+        check_member(info)
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise UnsafeArchive(
+                f"{zip_path.name}: member {info.filename!r} is compressed ({info.compress_size} "
+                f"bytes expand to {info.file_size}); cinefeat archives store members "
+                "uncompressed, so this archive was not made by cinefeat: refusing it"
+            )
+    total = sum(info.file_size for info in infos)
+    if total > file_size:
+        raise UnsafeArchive(
+            f"{zip_path.name}: members add up to {total} bytes in a {file_size}-byte file "
+            "(overlapping members); refusing it"
+        )
+    if entry is not None and (entry.members, entry.uncompressed_size) != (len(infos), total):
+        raise UnsafeArchive(
+            f"{zip_path.name} has {len(infos)} members / {total} bytes uncompressed but the "
+            f"manifest announces {entry.members} / {entry.uncompressed_size}; refusing it"
+        )
+
+
 def safe_extract(
     zip_path: str | Path, target: str | Path, entry: ManifestEntry | None = None
 ) -> Path:
@@ -84,6 +120,7 @@ def safe_extract(
         verify_file(zip_path, entry)
     if target.exists():
         raise UnsafeArchive(f"{target} already exists; remove it or extract somewhere else")
+    check_zip_members(zip_path, entry)
     with zipfile.ZipFile(zip_path) as archive:
         infos = archive.infolist()
         members = [(info, check_member(info)) for info in infos]

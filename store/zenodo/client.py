@@ -2,10 +2,18 @@
 
 The existing Python clients are early or stale, and the part of the API we need is small
 (deposit/depositions, bucket uploads, publish/newversion actions, records). What matters is
-behaving well on a flaky network: 429 (honouring Retry-After), 5xx and dropped connections are
-retried with exponential backoff; request bodies are re-opened on each attempt so a large file is
-streamed from disk every time, never held in memory. The token travels in a Bearer header (not a
-query parameter, which servers log) and is redacted from every error this module raises.
+behaving well on a flaky network without doing anything twice. Only idempotent requests (GET,
+PUT, DELETE) are retried blindly on 5xx and dropped connections; a POST (create, publish, new
+version) that fails that way raises `ZenodoUnknownOutcome`, and the caller asks Zenodo what
+happened instead (users report 504s on publish that did publish: zenodo/zenodo issue #2131).
+A 429 is retried for every method: the request was refused, not run. The wait comes from
+Retry-After when present, else from X-RateLimit-Reset (a Unix time), the header Zenodo documents
+(https://developers.zenodo.org/#rate-limiting). Request bodies are re-opened on each attempt so a
+large file is streamed from disk every time, never held in memory.
+
+The token travels in a Bearer header (not a query parameter, which servers log), only to the
+scheme, host and port of `base_url`: a URL named in an answer (a file link, a redirect) on another
+host never receives it. It is redacted from every error this module raises.
 """
 
 from __future__ import annotations
@@ -16,9 +24,9 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from cinefeat.store.zenodo.errors import ZenodoAuthError, ZenodoError
+from cinefeat.store.zenodo.errors import ZenodoAuthError, ZenodoError, ZenodoUnknownOutcome
 from cinefeat.store.zenodo.token import Redactor
 
 log = logging.getLogger(__name__)
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 ZENODO_API = "https://zenodo.org/api"
 SANDBOX_API = "https://sandbox.zenodo.org/api"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # the usual ones; any 5xx is retried
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})  # RFC 9110 section 9.2.2
+API_ENV = "CINEFEAT_ZENODO_API"
 
 
 def should_retry(status: int) -> bool:
@@ -33,8 +43,29 @@ def should_retry(status: int) -> bool:
     return status in RETRY_STATUSES or 500 <= status < 600
 
 
-def api_url(sandbox: bool) -> str:
-    return SANDBOX_API if sandbox else ZENODO_API
+def api_url(sandbox: bool, explicit: str | None = None) -> str:
+    """`explicit` (--api-url), else $CINEFEAT_ZENODO_API, else zenodo.org or its sandbox."""
+    import os
+
+    return explicit or os.environ.get(API_ENV) or (SANDBOX_API if sandbox else ZENODO_API)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def rate_limit_wait(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait on a 429: Retry-After, else X-RateLimit-Reset (Unix time) minus now."""
+    wait = retry_after_seconds(headers.get("Retry-After"))
+    if wait is not None:
+        return wait
+    reset = headers.get("X-RateLimit-Reset")
+    try:
+        return max(0.0, float(reset) - (time.time() if now is None else now))
+    except (TypeError, ValueError):
+        return None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -75,9 +106,10 @@ class ZenodoClient:
         self.timeout_s = timeout_s
         self.sleep = sleep
         self.redactor = Redactor(token or "")
+        self._token = token or None  # reading public records needs none
+        self._origin = origin(self.base_url)
         self.session = requests.Session()
-        if token:  # reading public records needs none
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.trust_env = False  # no ~/.netrc credentials sent to hosts named in answers
         self.session.headers["User-Agent"] = "cinefeat-zenodo"
 
     def __repr__(self) -> str:  # never show the session headers
@@ -87,6 +119,12 @@ class ZenodoClient:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The Bearer header, for URLs on the API's own origin only."""
+        if self._token and origin(url) == self._origin:
+            return {"Authorization": f"Bearer {self._token}"}
+        return {}
 
     def _wait(self, attempt: int, retry_after: float | None) -> None:
         wait = retry_after if retry_after is not None else self.backoff_s * 2**attempt
@@ -101,6 +139,7 @@ class ZenodoClient:
         body: Callable[[], IO[bytes]] | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
+        params: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201, 202, 204),
     ) -> Any:
         """One API call with retries; returns the `requests.Response` of a status in `ok`.
@@ -110,6 +149,8 @@ class ZenodoClient:
         import requests
 
         url = self.url(path_or_url)
+        send_headers = {**(headers or {}), **self.auth_headers(url)}
+        blind = method.upper() in IDEMPOTENT
         failure = ""
         for attempt in range(self.max_retries + 1):
             data = body() if body is not None else None
@@ -119,8 +160,9 @@ class ZenodoClient:
                     url,
                     json=json,
                     data=data,
-                    headers=headers,
+                    headers=send_headers,
                     stream=stream,
+                    params=params,
                     timeout=self.timeout_s,
                 )
             except (
@@ -129,6 +171,8 @@ class ZenodoClient:
                 requests.exceptions.ChunkedEncodingError,  # dropped while reading the answer
             ) as error:
                 failure = f"connection failed ({type(error).__name__}: {error})"
+                if not blind:
+                    raise ZenodoUnknownOutcome(self._unknown(method, url, failure)) from None
                 log.warning("%s %s: %s; retrying", method, url, self.redactor.redact(failure))
                 self._wait(attempt, None)
                 continue
@@ -137,7 +181,12 @@ class ZenodoClient:
                     data.close()
             if should_retry(response.status_code):
                 failure = f"HTTP {response.status_code}: {self._server_message(response)}"
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
+                if response.status_code != 429 and not blind:
+                    response.close()
+                    raise ZenodoUnknownOutcome(
+                        self._unknown(method, url, failure), response.status_code
+                    )
+                wait = rate_limit_wait(response.headers) if response.status_code == 429 else None
                 log.warning("%s %s: %s; retrying", method, url, self.redactor.redact(failure))
                 response.close()
                 self._wait(attempt, wait)
@@ -151,6 +200,12 @@ class ZenodoClient:
                 f"{failure}. Zenodo may be down or rate limiting: try again later (uploads "
                 "resume where they stopped)"
             )
+        )
+
+    def _unknown(self, method: str, url: str, failure: str) -> str:
+        return self.redactor.redact(
+            f"{method} {url}: {failure}; it may or may not have taken effect, so it is not "
+            "repeated blindly"
         )
 
     @staticmethod
@@ -188,6 +243,12 @@ class ZenodoClient:
     def create_deposition(self) -> dict[str, Any]:
         return self.request("POST", "deposit/depositions", json={}).json()
 
+    def drafts(self) -> list[dict[str, Any]]:
+        """The account's unpublished depositions, newest first (to find a lost create's draft)."""
+        return self.request(
+            "GET", "deposit/depositions", params={"status": "draft", "sort": "mostrecent"}
+        ).json()
+
     def deposition(self, deposition_id: int | str) -> dict[str, Any]:
         return self.request("GET", f"deposit/depositions/{deposition_id}").json()
 
@@ -206,10 +267,19 @@ class ZenodoClient:
         return self.request("POST", f"deposit/depositions/{deposition_id}/actions/publish").json()
 
     def new_version(self, record_id: int | str) -> dict[str, Any]:
-        """Create (or reuse) the draft of a new version of a published record; returns the draft."""
-        response = self.request("POST", f"deposit/depositions/{record_id}/actions/newversion")
-        latest_draft = response.json()["links"]["latest_draft"]
-        return self.request("GET", latest_draft).json()
+        """Create (or reuse) the draft of a new version of a published record; returns the draft.
+
+        A lost answer is recovered by reading the record's `latest_draft` link: Zenodo keeps one
+        open new-version draft per concept and answers later calls with it.
+        """
+        try:
+            response = self.request("POST", f"deposit/depositions/{record_id}/actions/newversion")
+            links = response.json()["links"]
+        except ZenodoUnknownOutcome:
+            links = self.deposition(record_id).get("links", {})
+            if "latest_draft" not in links:
+                raise
+        return self.request("GET", links["latest_draft"]).json()
 
     def upload(self, bucket_url: str, name: str, path: str | Path) -> dict[str, Any]:
         """Stream `path` into the deposition's bucket as `name`; returns the server's file entry."""
@@ -227,3 +297,11 @@ class ZenodoClient:
 
     def record(self, record_id: int | str) -> dict[str, Any]:
         return self.request("GET", f"records/{record_id}").json()
+
+    def latest_record(self, record_or_concept_id: int | str) -> dict[str, Any]:
+        """The latest version of a record, from a record id or a concept id.
+
+        `GET /api/records/<concept id>` answers 404 on Zenodo; `/versions/latest` accepts both
+        and redirects to the latest version (invenio-rdm-records, RDMRecordResource.read_latest).
+        """
+        return self.request("GET", f"records/{record_or_concept_id}/versions/latest").json()

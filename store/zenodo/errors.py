@@ -21,3 +21,7 @@ class ZenodoChecksumError(ZenodoError):
 
 class ZenodoMetadataError(ZenodoError):
     """The metadata file is missing something Zenodo requires, or the server rejected it."""
+
+
+class ZenodoUnknownOutcome(ZenodoError):
+    """A non-idempotent request (POST) whose answer was lost: it may have taken effect."""

@@ -4,7 +4,23 @@ It enforces what the real service enforces and tests rely on (Bearer auth, requi
 publish, the 100-file limit, locked buckets once published, one open draft per new version) and
 injects faults on demand: `faults["upload_500"] = 1` answers the next upload with a 500, and so on
 for "upload_429", "upload_drop" (connection closed mid-body), "upload_bad_md5" (stores the file but
-reports a wrong checksum), "download_drop" (closes after half the bytes of a file over 100 kB).
+reports a wrong checksum), "download_drop" (closes after half the bytes of a file over 100 kB),
+"publish_lost" (publishes, then closes the connection without an answer, as the 504s users
+report on publish: zenodo/zenodo issue #2131) and "create_lost" (creates, then drops the answer).
+
+Where it matters, it answers as Zenodo does (each rule cites its source):
+- unknown ids and routes are 404 (https://developers.zenodo.org/#http-status-codes);
+- a concept has its own id, distinct from every version's id; `GET /api/records/<concept id>`
+  is 404 and `/api/records/<id>/versions/latest` takes a record or concept id and redirects to
+  the latest version (invenio-rdm-records, RDMRecordResource.read_latest returns a redirect);
+- publishing a published deposition is 404: the draft is gone once published (zenodo-rdm's
+  legacy deposit API publishes through the RDM draft service);
+- a published record's bucket is locked: file uploads and deletions are 403 (invenio-files-rest,
+  invenio_files_rest/errors.py, BucketLockedError code 403);
+- 429 carries X-RateLimit-Limit/-Remaining/-Reset (Unix time), not Retry-After
+  (https://developers.zenodo.org/#rate-limiting);
+- metadata is validated: required fields, the closed vocabularies, embargo_date for embargoed and
+  access_conditions for restricted records (https://developers.zenodo.org/#representation).
 """
 
 from __future__ import annotations
@@ -13,13 +29,19 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 MAX_FILES = 100
-REQUIRED_METADATA = ("upload_type", "title", "creators", "description", "license")
+REQUIRED_METADATA = ("upload_type", "title", "creators", "description")
+# https://developers.zenodo.org/#representation (Deposit metadata)
+ACCESS_RIGHTS = ("open", "embargoed", "restricted", "closed")
+UPLOAD_TYPES = ("publication", "poster", "presentation", "dataset", "image", "video", "software",
+                "lesson", "physicalobject", "other")  # fmt: skip
 
 
 class FakeZenodo:
@@ -29,7 +51,7 @@ class FakeZenodo:
         self.buckets: dict[str, int] = {}
         self.next_id = 1000
         self.faults: dict[str, int] = {}
-        self.retry_after = "2"
+        self.retry_after = "2"  # seconds until X-RateLimit-Reset on a 429
         self.requests: list[tuple[str, str]] = []
         self.seen_authorization: list[str] = []
         self.range_starts: list[int] = []
@@ -62,14 +84,19 @@ class FakeZenodo:
 
     # -- model -----------------------------------------------------------------------------------
 
-    def new_deposition(self, files: dict[str, dict[str, Any]] | None = None, concept=None):
+    def new_id(self) -> int:
         with self.lock:
-            dep_id = self.next_id
             self.next_id += 1
+            return self.next_id - 1
+
+    def new_deposition(self, files: dict[str, dict[str, Any]] | None = None, concept=None):
+        concept = concept or self.new_id()  # a concept id is an id of its own, never a version's
+        dep_id = self.new_id()
         bucket = uuid.uuid4().hex
         deposition = {
             "id": dep_id,
-            "conceptrecid": concept or dep_id,
+            "conceptrecid": concept,
+            "created": datetime.now(timezone.utc).isoformat(),
             "submitted": False,
             "state": "unsubmitted",
             "metadata": {},
@@ -98,6 +125,7 @@ class FakeZenodo:
         return {
             "id": dep["id"],
             "conceptrecid": dep["conceptrecid"],
+            "created": dep["created"],
             "submitted": dep["submitted"],
             "state": dep["state"],
             "metadata": dep["metadata"],
@@ -123,6 +151,13 @@ class FakeZenodo:
 
     def published(self) -> list[int]:
         return [d["id"] for d in self.depositions.values() if d["submitted"]]
+
+    def latest_of(self, record_or_concept: int) -> dict[str, Any] | None:
+        dep = self.depositions.get(record_or_concept)
+        concept = dep["conceptrecid"] if dep else record_or_concept
+        versions = [d for d in self.depositions.values() if d["conceptrecid"] == concept]
+        versions = [d for d in versions if d["submitted"]]
+        return max(versions, key=lambda d: d["id"]) if versions else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -186,10 +221,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- deposit API ------------------------------------------------------------------------------
 
+    def drop_answer(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(2)
+
     def post_create(self) -> None:
         if self.authorized():
             self.read_body()
-            self.send_json(201, self.fake.view(self.fake.new_deposition()))
+            dep = self.fake.new_deposition()
+            if self.fake.fault("create_lost"):
+                self.drop_answer()
+                return
+            self.send_json(201, self.fake.view(dep))
+
+    def get_list(self) -> None:
+        if not self.authorized():
+            return
+        query = parse_qs(urlparse(self.path).query)
+        deps = sorted(self.fake.depositions.values(), key=lambda d: d["created"], reverse=True)
+        if query.get("status") == ["draft"]:
+            deps = [d for d in deps if not d["submitted"]]
+        self.send_json(200, [self.fake.view(d) for d in deps])
 
     def get_deposition(self, dep_id: str) -> None:
         if self.authorized() and (dep := self.deposition(dep_id)):
@@ -203,6 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.error(400, "published depositions cannot be edited without actions/edit")
             return
         metadata = payload.get("metadata", {})
+        errors = self.vocabulary_errors(metadata)
+        if errors:
+            self.error(400, "Validation error.", errors)
+            return
         errors = [
             {"field": f"metadata.{key}", "message": "Field is required."}
             for key in REQUIRED_METADATA
@@ -217,6 +273,22 @@ class _Handler(BaseHTTPRequestHandler):
         dep["metadata"] = metadata
         self.send_json(200, self.fake.view(dep))
 
+    @staticmethod
+    def vocabulary_errors(metadata: dict[str, Any]) -> list[dict[str, str]]:
+        errors = []
+        access = metadata.get("access_right", "open")
+        if access not in ACCESS_RIGHTS:
+            errors.append({"field": "metadata.access_right", "message": "Not a valid choice."})
+        if metadata.get("upload_type") not in UPLOAD_TYPES:
+            errors.append({"field": "metadata.upload_type", "message": "Not a valid choice."})
+        if access == "embargoed" and not metadata.get("embargo_date"):
+            errors.append({"field": "metadata.embargo_date", "message": "Field is required."})
+        if access == "restricted" and not metadata.get("access_conditions"):
+            errors.append({"field": "metadata.access_conditions", "message": "required"})
+        if access in ("open", "embargoed") and not metadata.get("license"):
+            errors.append({"field": "metadata.license", "message": "Field is required."})
+        return errors
+
     def get_files(self, dep_id: str) -> None:
         if self.authorized() and (dep := self.deposition(dep_id)):
             self.send_json(200, [self.fake.file_view(f) for f in dep["files"].values()])
@@ -224,8 +296,8 @@ class _Handler(BaseHTTPRequestHandler):
     def delete_file(self, dep_id: str, file_id: str) -> None:
         if not self.authorized() or not (dep := self.deposition(dep_id)):
             return
-        if dep["submitted"]:
-            self.error(400, "files of a published deposition cannot be deleted")
+        if dep["submitted"]:  # invenio-files-rest BucketLockedError
+            self.error(403, "Bucket is locked for modifications.")
             return
         for key, entry in list(dep["files"].items()):
             if entry["id"] == file_id:
@@ -240,8 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.authorized() or not (dep := self.deposition(dep_id)):
             return
         missing = [k for k in REQUIRED_METADATA if not dep["metadata"].get(k)]
-        if dep["submitted"]:
-            self.error(400, "deposition already published")
+        missing += [e["field"] for e in self.vocabulary_errors(dep["metadata"])]
+        if dep["submitted"]:  # the draft is gone once published
+            self.error(404, "The persistent identifier does not exist.")
         elif missing:
             self.error(
                 400, "Validation error.", [{"field": k, "message": "required"} for k in missing]
@@ -251,6 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             dep["submitted"], dep["state"] = True, "done"
             dep["doi"] = f"10.5072/zenodo.{dep['id']}"
+            if self.fake.fault("publish_lost"):
+                self.drop_answer()
+                return
             self.send_json(202, self.fake.view(dep))
 
     def post_newversion(self, dep_id: str) -> None:
@@ -284,14 +360,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.error(500, "Internal server error")
             return
         if self.fake.fault("upload_429"):
+            reset = time.time() + float(self.fake.retry_after)
             self.send_json(
                 429,
                 {"status": 429, "message": "rate limited"},
-                {"Retry-After": self.fake.retry_after},
-            )
+                {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                 "X-RateLimit-Reset": str(int(reset) + (reset > int(reset)))},
+            )  # fmt: skip
             return
-        if dep["submitted"]:
-            self.error(400, "bucket is locked: the deposition is published")
+        if dep["submitted"]:  # invenio-files-rest BucketLockedError
+            self.error(403, "Bucket is locked for modifications.")
             return
         if key not in dep["files"] and len(dep["files"]) >= MAX_FILES:
             self.error(400, f"too many files: a record holds at most {MAX_FILES}")
@@ -305,6 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.authorized():
             return
         dep = self.fake.depositions[self.fake.buckets[bucket]]
+        if dep["submitted"]:  # invenio-files-rest BucketLockedError
+            self.error(403, "Bucket is locked for modifications.")
+            return
         dep["files"].pop(key, None)
         self.send_response(204)
         self.send_header("Content-Length", "0")
@@ -332,7 +413,28 @@ class _Handler(BaseHTTPRequestHandler):
             }
             for e in dep["files"].values()
         ]
-        self.send_json(200, {"id": dep["id"], "doi": dep["doi"], "files": files})
+        concept = dep["conceptrecid"]
+        self.send_json(
+            200,
+            {
+                "id": dep["id"],
+                "doi": dep["doi"],
+                "conceptrecid": str(concept),
+                "conceptdoi": f"10.5072/zenodo.{concept}",
+                "files": files,
+                "links": {"self": f"{self.fake.api}/records/{dep['id']}"},
+            },
+        )
+
+    def get_latest(self, record_id: str) -> None:
+        latest = self.fake.latest_of(int(record_id))
+        if latest is None:
+            self.error(404, f"record {record_id} not found")
+            return
+        self.send_response(302)
+        self.send_header("Location", f"{self.fake.api}/records/{latest['id']}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def get_content(self, record_id: str, key: str) -> None:
         if not (dep := self.published_record(record_id)):
@@ -365,6 +467,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 ROUTES = (
     (r"/api/deposit/depositions", "post_create"),
+    (r"/api/deposit/depositions", "get_list"),
     (r"/api/deposit/depositions/(\d+)", "get_deposition"),
     (r"/api/deposit/depositions/(\d+)", "put_deposition"),
     (r"/api/deposit/depositions/(\d+)/files", "get_files"),
@@ -374,5 +477,6 @@ ROUTES = (
     (r"/api/files/([0-9a-f]+)/([^/]+)", "put_bucket"),
     (r"/api/files/([0-9a-f]+)/([^/]+)", "delete_bucket"),
     (r"/api/records/(\d+)", "get_record"),
+    (r"/api/records/(\d+)/versions/latest", "get_latest"),
     (r"/api/records/(\d+)/files/([^/]+)/content", "get_content"),
 )

@@ -111,5 +111,5 @@ def test_sandbox_flag_selects_sandbox_api_and_token(monkeypatch):
     sandbox = _client(True, None, None, need_token=True)
     production = _client(False, None, None, need_token=True)
     assert sandbox.base_url == SANDBOX_API and production.base_url == ZENODO_API
-    assert sandbox.session.headers["Authorization"] == "Bearer sandbox-token"
-    assert production.session.headers["Authorization"] == "Bearer prod-token"
+    assert sandbox.auth_headers(SANDBOX_API + "/x") == {"Authorization": "Bearer sandbox-token"}
+    assert production.auth_headers(ZENODO_API + "/x") == {"Authorization": "Bearer prod-token"}

@@ -54,7 +54,8 @@ def test_publish_mints_doi_and_stored_bytes_match(client, fake_zenodo, archive_d
     assert fake_zenodo.published() == [result.deposition_id]
     for name, entry in fake_zenodo.depositions[result.deposition_id]["files"].items():
         assert entry["data"] == (archive_dir / name).read_bytes()
-    assert not (archive_dir / DRAFT_STATE).exists()
+    state = json.loads((archive_dir / DRAFT_STATE).read_text())  # kept: a rerun does nothing
+    assert state["published"] and state["doi"] == result.doi
 
 
 @pytest.mark.parametrize("fault", ["upload_500", "upload_429", "upload_drop", "upload_bad_md5"])

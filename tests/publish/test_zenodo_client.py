@@ -37,14 +37,15 @@ def test_upload_retries_500_then_succeeds(client, fake_zenodo, tmp_path, sleeps)
     assert sleeps == [0.001]  # backoff of the first retry
 
 
-def test_429_honours_retry_after(client, fake_zenodo, tmp_path, sleeps):
+def test_429_waits_until_x_ratelimit_reset(client, fake_zenodo, tmp_path, sleeps):
+    """Zenodo's 429 carries X-RateLimit-Reset (a Unix time), no Retry-After."""
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 10)
     draft = client.create_deposition()
     fake_zenodo.faults["upload_429"] = 2
     fake_zenodo.retry_after = "7"
     client.upload(draft["links"]["bucket"], "f.bin", path)
-    assert sleeps == [7.0, 7.0]
+    assert len(sleeps) == 2 and all(6.0 <= s <= 8.0 for s in sleeps), sleeps
 
 
 def test_dropped_connection_mid_upload_is_retried(client, fake_zenodo, tmp_path):
@@ -181,6 +182,17 @@ def test_answer_dropped_mid_body_is_retried(client, fake_zenodo, sleeps):
             raise requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead")
         return real(method, url, **kwargs)
 
+    draft = client.create_deposition()
     client.session.request = drops_once
-    assert client.create_deposition()["submitted"] is False
+    assert client.deposition(draft["id"])["submitted"] is False  # a GET: retried blindly
     assert len(calls) == 2 and sleeps == [0.001]
+
+
+def test_post_with_a_lost_answer_is_not_repeated(client, fake_zenodo):
+    """A create whose answer is lost raises ZenodoUnknownOutcome after one request."""
+    from cinefeat.store.zenodo.errors import ZenodoUnknownOutcome
+
+    fake_zenodo.faults["create_lost"] = 1
+    with pytest.raises(ZenodoUnknownOutcome, match="not repeated blindly"):
+        client.create_deposition()
+    assert fake_zenodo.calls("POST", "/api/deposit/depositions$") == 1
