@@ -90,10 +90,11 @@ def _detector_names() -> list[str]:
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--workers",
-    default=1,
+    default="1",
     show_default=True,
-    type=click.IntRange(min=1),
-    help="Decoding threads (local) or actors (ray).",
+    callback=lambda ctx, param, value: _workers(value),
+    help="Worker processes (local; each decodes, runs the models and writes its own part) or "
+    "actors (ray); auto: one per usable core, fewer if memory would not hold them.",
 )
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
@@ -144,7 +145,7 @@ def extract(
     device: str,
     fp16: bool | None,
     batch_size: int,
-    workers: int,
+    workers: int | None,
     engine: str,
     ray_address: str | None,
     retry_failed: bool,
@@ -212,7 +213,7 @@ def extract(
         device=device,
         fp16=fp16,
         batch_size=batch_size,
-        workers=workers,
+        workers=1,
         retry_failed=retry_failed,
         max_loss=max_loss,
         scene_detector=scene_detector,
@@ -228,7 +229,15 @@ def extract(
             store_path, names, overrides, run_options, trailers, address=ray_address, actors=workers
         )
     else:
-        summary = _run_local(store, extractors, run_options, trailers)
+        if workers is None:
+            from cinefeat.extract.processes import auto_workers
+
+            workers = auto_workers(clips="i3d" in names)
+            log.info("--workers auto: %d worker processes", workers)
+        if workers > 1 and len(trailers) > 1:
+            summary = _run_processes(store_path, names, overrides, run_options, trailers, workers)
+        else:
+            summary = _run_local(store, extractors, run_options, trailers)
     summary.merge(refused)
     _report(summary, len(trailers) + len(result.collisions), as_json)
     if summary.exit_code != 0:  # the codes: extract/summary.py, docs/quickstart.md
@@ -265,6 +274,39 @@ def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: l
         return runner.run(trailers)
     except _load_errors() as error:  # a model that cannot load fails the run, with its fix
         raise click.ClickException(f"cannot load the models: {error}") from None
+    finally:
+        bar.close()
+
+
+def _workers(value: str) -> int | None:
+    """`--workers`: a count >= 1, or None for auto."""
+    from cinefeat.extract.processes import parse_workers
+
+    try:
+        return parse_workers(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: a count >= 1 or auto", param_hint="--workers"
+        ) from None
+
+
+def _run_processes(
+    store_path: Path, names: list[str], overrides: dict, options: Any, trailers: list, workers: int
+) -> Any:
+    from cinefeat.extract.processes import run_processes
+    from cinefeat.store.console import progress
+
+    bar = progress(total=len(trailers), unit="trailer", desc=f"extract ({workers} processes)")
+    try:
+        return run_processes(
+            store_path,
+            names,
+            overrides,
+            options,
+            trailers,
+            workers,
+            on_trailer=lambda s: bar.update(s.ok + s.failed + s.skipped),
+        )
     finally:
         bar.close()
 

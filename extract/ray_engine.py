@@ -59,7 +59,7 @@ def run_ray(
     options: RunOptions,
     trailers: list[Trailer],
     address: str | None = None,
-    actors: int = 1,
+    actors: int | None = 1,
     cpus_per_actor: float = 1.0,
     init_options: dict | None = None,
     on_chunk: Any = None,
@@ -82,6 +82,10 @@ def run_ray(
     try:
         gpus = 1.0 if options.device.startswith("cuda") else 0.0
         remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus)(_Worker)
+        if actors is None:  # --workers auto: one actor per GPU, else per `cpus_per_actor` CPUs
+            resources = ray.cluster_resources()
+            cpus = resources.get("CPU", 1.0)
+            actors = int(resources.get("GPU", 0.0) if gpus else cpus / cpus_per_actor)
         for index in range(max(1, actors)):
             worker_options = replace(
                 options,

@@ -86,6 +86,12 @@ class _PySceneDetect(SceneDetector):
         super().__init__(fps)
         self.detector = self._make(**options)
         self.cuts: list[int] = []
+        self._last_hsv: np.ndarray | None = None
+        # the same score, computed faster, wherever PySceneDetect's own would not compute edges
+        # or statistics (then frames go to it as BGR, as before)
+        self.fast_score = _fast_score_applies(self.detector)
+        if self.fast_score:
+            self.detector._calculate_frame_score = self._frame_score
 
     def _make(self, **options: Any) -> Any:
         raise NotImplementedError
@@ -100,9 +106,33 @@ class _PySceneDetect(SceneDetector):
         import cv2
         from scenedetect import FrameTimecode
 
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        found = self.detector.process_frame(FrameTimecode(index, fps=self.fps), bgr)
-        self.cuts.extend(int(t.frame_num) for t in found)
+        if not self.fast_score:
+            frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        found = self.detector.process_frame(FrameTimecode(index, fps=self.fps), frame)
+        if found:
+            self.cuts.extend(int(t.frame_num) for t in found)
+
+    def _frame_score(self, timecode: Any, frame: np.ndarray) -> float:
+        """PySceneDetect's `ContentDetector._calculate_frame_score` (scenedetect 0.7,
+        detectors/content_detector.py) to the last bit, without its per-frame copies: HSV
+        straight from the RGB frame (OpenCV's RGB2HSV is its BGR2HSV with the channels named the
+        other way), one 3-channel absolute difference and one sum per channel instead of three
+        int32 casts, subtractions and numpy sums. The sums are integers below 2**53, so the
+        means, hence the scores and the cuts, are the same floats."""
+        import cv2
+
+        hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+        last, self._last_hsv = self._last_hsv, hsv
+        if last is None:
+            return 0.0
+        pixels = float(hsv.shape[0] * hsv.shape[1])
+        hue, sat, lum, _ = cv2.sumElems(cv2.absdiff(hsv, last))
+        detector = self.detector
+        components = type(detector).Components(hue / pixels, sat / pixels, lum / pixels, 0.0)
+        weights = detector._weights
+        return sum(c * w for c, w in zip(components, weights, strict=True)) / sum(
+            abs(w) for w in weights
+        )
 
     def cuts_so_far(self, index: int) -> list[int]:
         """Cuts at least `event_buffer_length` frames old: PySceneDetect may still report a cut
@@ -118,6 +148,21 @@ class _PySceneDetect(SceneDetector):
         found = self.detector.post_process(FrameTimecode(max(n_frames - 1, 0), fps=self.fps))
         self.cuts.extend(int(t.frame_num) for t in found)
         return sorted({c for c in self.cuts if 0 < c < n_frames})
+
+
+def _fast_score_applies(detector: Any) -> bool:
+    """`_PySceneDetect._frame_score` gives PySceneDetect's score for `detector`: a
+    ContentDetector (AdaptiveDetector is one) without edges or a stats manager."""
+    from scenedetect.detectors import ContentDetector
+
+    weights = getattr(detector, "_weights", None)
+    return (
+        isinstance(detector, ContentDetector)
+        and hasattr(ContentDetector, "_calculate_frame_score")
+        and weights is not None
+        and weights.delta_edges == 0.0
+        and getattr(detector, "stats_manager", None) is None
+    )
 
 
 @register_scene_detector
