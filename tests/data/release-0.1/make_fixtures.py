@@ -45,7 +45,10 @@ def main() -> None:
     truth = data.targets.numpy() > 0.5
     store.set_labels(
         data.label_names,
-        {t: [data.label_names[c] for c in np.flatnonzero(truth[i])] for i, t in enumerate(data.ids)},
+        {
+            t: [data.label_names[c] for c in np.flatnonzero(truth[i])]
+            for i, t in enumerate(data.ids)
+        },
     )
     embeddings.save(root / "labels.safetensors")
     cinefeat("split", root / "store.zarr", "--kind", "sorted-id")
