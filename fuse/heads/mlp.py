@@ -1,7 +1,8 @@
 """`mlp`: masked temporal mean of each feature, concatenated, then an MLP.
 
 Sulun et al. §3.2.1 (and the MovieNet baseline style): the cheapest head and the baseline every
-sequence head must beat. Defaults: 1 hidden layer of 256, dropout 0.5.
+sequence head must beat. Defaults: 1 hidden layer of 256, dropout 0.5. `pooling="netvlad"`
+pools each feature with NetVLAD (`cinefeat.fuse.heads.vlad`) instead of the mean.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from torch import Tensor, nn
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, masked_mean
 from cinefeat.fuse.heads.registry import register_head
+from cinefeat.fuse.heads.vlad import NetVLAD, check_pooling
 
 
 @dataclass
@@ -20,6 +22,8 @@ class MLPConfig(HeadConfig):
     hidden: int = 256
     layers: int = 1
     dropout: float = 0.5
+    pooling: str = "mean"  # POOLINGS of vlad.py
+    clusters: int = 8  # pooling=netvlad: clusters per feature
 
 
 @register_head
@@ -29,7 +33,13 @@ class MLPHead(Head):
 
     def __init__(self, config: MLPConfig, features: list[FeatureSpec], label_names: list[str]):
         super().__init__(config, features, label_names)
-        size = sum(f.dim for f in features)
+        check_pooling(config.pooling)
+        self.pools = nn.ModuleDict(
+            {f.name: NetVLAD(f.dim, config.clusters) for f in features}
+            if config.pooling == "netvlad"
+            else {}
+        )
+        size = sum(self.pools[f.name].out_dim if self.pools else f.dim for f in features)
         blocks: list[nn.Module] = [nn.Dropout(config.dropout)] if config.layers == 0 else []
         for _ in range(config.layers):
             blocks += [nn.Linear(size, config.hidden), nn.ReLU(), nn.Dropout(config.dropout)]
@@ -40,5 +50,10 @@ class MLPHead(Head):
 
     def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
         self.check_inputs(inputs, masks)
-        pooled = [masked_mean(inputs[f.name], masks[f.name]) for f in self.features]
+        pooled = [
+            self.pools[f.name](inputs[f.name], masks[f.name])
+            if self.pools
+            else masked_mean(inputs[f.name], masks[f.name])
+            for f in self.features
+        ]
         return self.body(torch.cat(pooled, dim=-1))

@@ -39,6 +39,15 @@ PRESETS: dict[str, Preset] = {
         {"final_norm": True, "long_sequences": "equidistant"},
         "serkansulun/movie-genre-classification",
     ),
+    # Fish et al.'s MMX-Trailer-20 code, `CollaborativeGating` (models/*.py of their repository):
+    # per scene (clip), every expert is brought to 2048-d and gated by the others, the gated
+    # experts are summed and pass a gated embedding unit Linear(2048, 1024) + L2 norm; the
+    # transformer over scenes uses seq_len 5 by default (`PositionalEncoding(max_len=5)`).
+    "gated:fish2020": Preset(
+        "gated",
+        {"gate_per": "clip", "clips": 5, "d_model": 2048, "fusion": "sum", "fused_dim": 1024},
+        "Fish, Weinbren, Gilbert 2020 (MMX-Trailer-20)",
+    ),
     # Cai et al.'s feature compression: a step joins the current group when it is similar to the
     # group's merged (max-pooled) vector, not to its neighbour.
     "hierarchical:cai": Preset("hierarchical", {"compression": "running"}, "Cai et al."),
