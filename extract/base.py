@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from cinefeat.store import registry
 from cinefeat.store.provenance import provenance_hash
 from cinefeat.store.rows import FeatureRows
 
@@ -88,6 +89,12 @@ class ExtractorConfig:
         return asdict(self)
 
 
+class LoadError(Exception):
+    """`Extractor.load` cannot load the model: missing, corrupt or foreign weights, or a config
+    the weights do not fit. The run stops with the message (which names the fix); errors of the
+    weights table, checkpoint readers and extractors subclass it, so the CLI catches one type."""
+
+
 class MissingInput(Exception):
     """The trailer lacks what this extractor needs (e.g. no audio stream): recorded as `missing`,
     not `failed`, and the other features of the trailer are still written."""
@@ -106,6 +113,8 @@ class Extractor(ABC):
     name: ClassVar[str]
     kind: ClassVar[Kind]
     config_class: ClassVar[type[ExtractorConfig]] = ExtractorConfig
+    uses_device: ClassVar[bool] = True
+    """False for extractors without a network (they ignore `load`'s device)."""
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         base = config if config is not None else self.config_class()
@@ -131,6 +140,24 @@ class Extractor(ABC):
         `fp16` asks for half precision: float16 on CUDA, bfloat16 on a CPU with native bf16
         instructions, fp32 elsewhere (`nets.runtime.half_dtype`); an extractor whose model gains
         nothing from it may ignore it."""
+
+    def capabilities(self) -> registry.Capabilities:
+        """What this extractor, with its config, needs of the run (read from `request()`)."""
+        request = self.request()
+        frames = request.frames if isinstance(request, TrailerRequest) else request
+        if isinstance(request, AudioRequest):
+            audio_rate: int | None = request.sample_rate
+        else:
+            audio_rate = request.audio_rate if isinstance(request, TrailerRequest) else None
+        visual = isinstance(frames, (FrameRequest, ClipRequest))
+        return registry.Capabilities(
+            device=self.uses_device,
+            frames=visual,
+            short_side=frames.short_side if visual else None,
+            clips=isinstance(frames, ClipRequest),
+            audio_rate=audio_rate,
+            scenes=uses_scenes(request),
+        )
 
     def model_info(self) -> dict[str, Any]:
         """Model id, weights sha256, layer: overridden by extractors with pretrained weights."""
@@ -192,37 +219,22 @@ def _request_dict(request: Request) -> dict[str, Any]:
     return out
 
 
-SCENE_SAMPLERS = frozenset({"scene-middle", "shot-clips"})
-
-
 def uses_scenes(request: Request) -> bool:
-    """True when the items depend on the scene detector: clips, or frames picked per scene."""
+    """True when the items depend on the scene detector: clips, or frames picked per scene (the
+    sampler says so: `needs_scenes`)."""
+    from cinefeat.extract.samplers import SAMPLERS
+
     frames = request.frames if isinstance(request, TrailerRequest) else request
     if isinstance(frames, ClipRequest):
         return True
-    return isinstance(frames, FrameRequest) and frames.sampler in SCENE_SAMPLERS
+    return isinstance(frames, FrameRequest) and SAMPLERS[frames.sampler].needs_scenes
 
 
-@dataclass
-class Registry:
-    """Name -> class, filled by `@register`; the CLI's choices come from here."""
+class Registry(registry.Registry[Extractor]):
+    """Name -> extractor class, filled by `@register_extractor`; the CLI's choices come from it."""
 
-    entries: dict[str, type[Extractor]] = field(default_factory=dict)
-
-    def register(self, cls: type[Extractor]) -> type[Extractor]:
-        if cls.name in self.entries and self.entries[cls.name] is not cls:
-            raise ValueError(f"extractor name {cls.name!r} is registered twice")
-        self.entries[cls.name] = cls
-        return cls
-
-    def create(self, name: str, **options: Any) -> Extractor:
-        if name not in self.entries:
-            known = ", ".join(sorted(self.entries)) or "(none)"
-            raise KeyError(f"unknown feature {name!r}; choose from: {known}")
-        return self.entries[name](**options)
-
-    def names(self) -> list[str]:
-        return sorted(self.entries)
+    def __init__(self, kind: str = "feature") -> None:
+        super().__init__(kind)
 
 
 EXTRACTORS = Registry()

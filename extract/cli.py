@@ -265,6 +265,7 @@ def _store_labels(store: Any, label_file: Any, found: frozenset[str], replace: b
 
 
 def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: list) -> Any:
+    from cinefeat.extract.base import LoadError
     from cinefeat.extract.runner import LocalRunner
     from cinefeat.store.console import progress
 
@@ -272,7 +273,7 @@ def _run_local(store: Any, extractors: dict[str, Any], options: Any, trailers: l
     try:
         runner = LocalRunner(store, extractors, options, on_trailer=lambda: bar.update(1))
         return runner.run(trailers)
-    except _load_errors() as error:  # a model that cannot load fails the run, with its fix
+    except LoadError as error:  # a model that cannot load fails the run, with its fix
         raise click.ClickException(f"cannot load the models: {error}") from None
     finally:
         bar.close()
@@ -309,17 +310,6 @@ def _run_processes(
         )
     finally:
         bar.close()
-
-
-def _load_errors() -> tuple[type[Exception], ...]:
-    """What `Extractor.load` raises for missing, corrupt or foreign weights (messages name the
-    file and the `cinefeat models download` command)."""
-    from cinefeat.extract.extractors.clip import ClipConfigError
-    from cinefeat.extract.keras_h5 import KerasFileError
-    from cinefeat.extract.nets.runtime import CheckpointError
-    from cinefeat.extract.pretrained import WeightsError
-
-    return (WeightsError, CheckpointError, KerasFileError, ClipConfigError)
 
 
 def _open_store(path: Path) -> Any:

@@ -184,7 +184,7 @@ class TrailerDecoder:
         recent = RecentFrames(round(self.plan.buffer_s * info.fps) if scene_specs else 0)
         emitted = dict.fromkeys((s for s, _ in scene_specs), 0)
         opened = dict.fromkeys((s for s, _ in scene_specs), 0)  # served early from the open shot
-        need_histograms = any(s.sampler == "shot-clips" for s in self.plan.frame_specs)
+        need_histograms = any(m.uses_histograms for m in samplers.values())
         # the detector's frame is a cheaper source of the histograms when it is large enough
         histogram_from_detector = (
             min(detector_size[0] - HISTOGRAM_SIZE[0], detector_size[1] - HISTOGRAM_SIZE[1]) >= 0

@@ -32,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cinefeat.extract.base import LoadError
+
 KERAS1_BN_EPSILON = 1e-6
 
 
-class KerasFileError(ValueError):
+class KerasFileError(LoadError, ValueError):
     """The file is not a Keras 1.x weights file with the layers/parameters the model expects."""
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from cinefeat.extract import download as transport
+from cinefeat.extract.base import LoadError
 from cinefeat.extract.file_checks import content_problem
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-class WeightsError(Exception):
+class WeightsError(LoadError):
     """Base class of the errors of this module."""
 
 

@@ -63,6 +63,7 @@ from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
 from cinefeat.extract.samplers import audio_windows, cut_window
 from cinefeat.extract.scan import Trailer
+from cinefeat.extract.scenes import SCENE_DETECTORS
 from cinefeat.extract.summary import STAGES, Summary
 from cinefeat.store.rows import FeatureRows
 
@@ -288,9 +289,10 @@ class LocalRunner:
                 state.timings["probe"] = time.perf_counter() - tick
                 stage = "decode"
                 names = [f for f in features if not self._missing_audio(state, f)]
+                detector = self.options.scene_detector
                 scene_options = (
                     {"device": self.options.device}
-                    if self.options.scene_detector == "transnetv2"
+                    if SCENE_DETECTORS.capabilities(detector).device
                     else {}
                 )
                 decode_plan = self.plan.decode_plan(

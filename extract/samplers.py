@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from cinefeat.store.registry import Capabilities, Registry
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -63,6 +65,12 @@ class FrameSampler(ABC):
     name: ClassVar[str]
     needs_scenes: ClassVar[bool] = True
     """False when indices are known before decoding (frames can be taken in the first pass)."""
+    uses_histograms: ClassVar[bool] = False
+    """True when `select` reads `Timeline.histograms` (the decoder then computes them)."""
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        return Capabilities(frames=True, scenes=cls.needs_scenes)
 
     @abstractmethod
     def select(self, timeline: Timeline) -> list[Selection]: ...
@@ -82,24 +90,20 @@ class FrameSampler(ABC):
         return []
 
 
-SAMPLERS: dict[str, type[FrameSampler]] = {}
-
-
-def register_sampler(cls: type[FrameSampler]) -> type[FrameSampler]:
-    SAMPLERS[cls.name] = cls
-    return cls
+SAMPLERS: Registry[FrameSampler] = Registry("sampler")
+register_sampler = SAMPLERS.register
 
 
 def create_sampler(
     name: str, options: tuple[tuple[str, Any], ...] | dict[str, Any] = ()
 ) -> FrameSampler:
-    if name not in SAMPLERS:
-        raise KeyError(f"unknown sampler {name!r}; choose from: {', '.join(sorted(SAMPLERS))}")
-    return SAMPLERS[name](**dict(options))
+    return SAMPLERS.create(name, **dict(options))
 
 
 @register_sampler
 class SceneMiddle(FrameSampler):
+    """The frame in the middle of each scene (Sulun et al.); span = the scene."""
+
     name = "scene-middle"
 
     def select(self, timeline: Timeline) -> list[Selection]:
@@ -113,6 +117,8 @@ class SceneMiddle(FrameSampler):
 
 @register_sampler
 class EveryK(FrameSampler):
+    """Every k-th frame (Cai et al.: k=12); span = the k frames it stands for."""
+
     name = "every-k"
     needs_scenes = False
 
@@ -168,7 +174,10 @@ class EverySeconds(FrameSampler):
 
 @register_sampler
 class ShotClips(FrameSampler):
+    """Each shot cut into clips of f frames, the last padded (DIViTA); span = the clip's frames."""
+
     name = "shot-clips"
+    uses_histograms = True
 
     def __init__(self, frames_per_clip: int = 24, step: int = 1, fps: float | None = None) -> None:
         if int(frames_per_clip) < 1 or int(step) < 1 or (fps is not None and fps <= 0):

@@ -20,14 +20,21 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
+from cinefeat.store.registry import Capabilities, Registry
+
 
 class SceneDetector(ABC):
     name: ClassVar[str]
+    needs_device: ClassVar[bool] = False
+    """True when it runs a network: the runner passes it the run's `device` option."""
+
+    @classmethod
+    def capabilities(cls) -> Capabilities:
+        return Capabilities(device=cls.needs_device, frames=True)
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
@@ -55,20 +62,12 @@ class SceneDetector(ABC):
         return -1
 
 
-SCENE_DETECTORS: dict[str, Callable[..., SceneDetector]] = {}
-
-
-def register_scene_detector(cls: type[SceneDetector]) -> type[SceneDetector]:
-    SCENE_DETECTORS[cls.name] = cls
-    return cls
+SCENE_DETECTORS: Registry[SceneDetector] = Registry("scene detector")
+register_scene_detector = SCENE_DETECTORS.register
 
 
 def create_scene_detector(name: str, fps: float, **options: Any) -> SceneDetector:
-    if name not in SCENE_DETECTORS:
-        raise KeyError(
-            f"unknown scene detector {name!r}; choose from: {', '.join(sorted(SCENE_DETECTORS))}"
-        )
-    return SCENE_DETECTORS[name](fps=fps, **options)
+    return SCENE_DETECTORS.create(name, fps=fps, **options)
 
 
 def scenes_from_cuts(cuts: list[int], n_frames: int) -> list[tuple[int, int]]:
@@ -81,6 +80,7 @@ class _PySceneDetect(SceneDetector):
     """Adapter: PySceneDetect detectors take BGR frames and FrameTimecodes."""
 
     target_width: ClassVar[int] = 256
+    options_from: ClassVar[str] = "_make"  # the detector's options (the registry lists them)
 
     def __init__(self, fps: float, **options: Any) -> None:
         super().__init__(fps)
@@ -167,6 +167,8 @@ def _fast_score_applies(detector: Any) -> bool:
 
 @register_scene_detector
 class ContentSceneDetector(_PySceneDetect):
+    """PySceneDetect's ContentDetector (HSV + edges difference) on ~256 px wide frames."""
+
     name = "content"
 
     def _make(self, threshold: float = 27.0, min_scene_len: int = 15) -> Any:
@@ -177,6 +179,8 @@ class ContentSceneDetector(_PySceneDetect):
 
 @register_scene_detector
 class AdaptiveSceneDetector(_PySceneDetect):
+    """PySceneDetect's AdaptiveDetector (rolling-average ratio), better on camera motion."""
+
     name = "adaptive"
 
     def _make(self, adaptive_threshold: float = 3.0, min_scene_len: int = 15) -> Any:
@@ -187,7 +191,10 @@ class AdaptiveSceneDetector(_PySceneDetect):
 
 @register_scene_detector
 class TransNetV2SceneDetector(SceneDetector):
+    """The TransNetV2 network (Souček & Lokoč 2020) on 48x27 frames, run as the frames come."""
+
     name = "transnetv2"
+    needs_device = True
     size: ClassVar[tuple[int, int]] = (48, 27)
     _models: ClassVar[dict[str, Any]] = {}
 

@@ -6,8 +6,9 @@ is close to attention rollout. The weights are averaged over attention heads and
 on each encoder's last `nn.MultiheadAttention` (PyTorch's fused inference path skips the module,
 so the pass runs with autograd on, which disables that path).
 
-Supported: `single-transformer` (one sequence: <CLS>, then per feature a <SEP> and its steps) and
-`multi-transformer` (one encoder with its own <CLS> per sequential feature; averaged features
+Supported: heads that declare `attention_layout` (the registry says which): `joint` (one sequence:
+<CLS>, then per feature a <SEP> and its steps, as in `single-transformer`) and `per-feature` (one
+encoder with its own <CLS> per sequential feature, as in `multi-transformer`; averaged features
 have no steps to explain).
 """
 
@@ -21,10 +22,13 @@ import torch
 from torch import Tensor, nn
 
 from cinefeat.fuse.data import DataError, prepare_inputs
-from cinefeat.fuse.heads import Head
+from cinefeat.fuse.heads import HEADS, Head
 from cinefeat.fuse.predict import pad_for_head
 
-EXPLAINABLE = ("single-transformer", "multi-transformer")
+
+def explainable() -> list[str]:
+    """The heads whose <CLS> attention `--explain` can read (asked of each registered head)."""
+    return [name for name, cls in sorted(HEADS.items()) if cls.attention_layout is not None]
 
 
 class ExplainError(ValueError):
@@ -64,15 +68,15 @@ def cls_attention(
 
     `inputs`/`masks` as the head takes them (padded, standardised: see `attention_arrays`).
     """
-    if head.name not in EXPLAINABLE:
+    if head.attention_layout is None:
         raise ExplainError(
             f"--explain reads <CLS> attention, which the {head.name!r} head does not have: use "
-            f"one of {', '.join(EXPLAINABLE)}"
+            f"one of {', '.join(explainable())}"
         )
     sequential = [s for s in head.features if not s.averaged]
     if not sequential:
         raise ExplainError("every feature of this head is averaged over time: no steps to explain")
-    if head.name == "single-transformer":
+    if head.attention_layout == "joint":
         captures = {"*": _Capture(_last_attention(head.encoder))}
     else:
         captures = {
@@ -88,7 +92,7 @@ def cls_attention(
             capture.remove()
         head.train(was_training)
     out: dict[str, Tensor] = {}
-    if head.name == "single-transformer":
+    if head.attention_layout == "joint":
         row = captures["*"].weights[:, 0]  # (B, T) attention of <CLS>
         position = 1
         for spec in head.features:

@@ -8,23 +8,9 @@ listed in `BROKEN` with its error, which `cinefeat models list` and `--features`
 
 from __future__ import annotations
 
-import importlib
-import logging
-import pkgutil
-
 from cinefeat.extract.base import EXTRACTORS
+from cinefeat.store.registry import import_submodules
 
-log = logging.getLogger(__name__)
-
-BROKEN: dict[str, str] = {}
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name.startswith("_"):
-        continue
-    try:
-        importlib.import_module(f"{__name__}.{_module.name}")
-    except Exception as _error:
-        BROKEN[_module.name] = f"{type(_error).__name__}: {_error}"
-        log.warning("extractor module %s could not be imported: %s", _module.name, _error)
+BROKEN: dict[str, str] = import_submodules(__name__, __path__, keep_going=True)
 
 __all__ = ["BROKEN", "EXTRACTORS"]

@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from cinefeat.extract import pretrained
-from cinefeat.extract.base import BatchExtractor, ExtractorConfig, FrameRequest, register_extractor
+from cinefeat.extract.base import (
+    BatchExtractor,
+    ExtractorConfig,
+    FrameRequest,
+    LoadError,
+    register_extractor,
+)
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -63,7 +69,7 @@ DEFAULT_WEIGHTS = pretrained.register_weights(
 )
 
 
-class ClipConfigError(ValueError):
+class ClipConfigError(LoadError, ValueError):
     """The requested open_clip model/tag is not known (message lists how to find valid ones)."""
 
 

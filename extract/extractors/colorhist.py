@@ -43,6 +43,7 @@ class ColorHistExtractor(BatchExtractor):
     name = "colorhist"
     kind = "frames"
     config_class = ColorHistConfig
+    uses_device = False
     config: ColorHistConfig
 
     @property

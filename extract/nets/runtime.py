@@ -16,8 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from cinefeat.extract.base import LoadError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(LoadError, ValueError):
     """A checkpoint does not have the layout/keys the module expects (message names the file)."""
 
 

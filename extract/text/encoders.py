@@ -102,6 +102,8 @@ ENCODER_DIMS = {"minilm": 384, "distilbert": 768}
 
 @TEXT_ENCODERS.register("minilm")
 class MiniLmEncoder(TransformerTokenEncoder):
+    """sentence-transformers/all-MiniLM-L6-v2 token embeddings (384-d)."""
+
     dim = ENCODER_DIMS["minilm"]
     model_id = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -112,6 +114,8 @@ class MiniLmEncoder(TransformerTokenEncoder):
 
 @TEXT_ENCODERS.register("distilbert")
 class DistilBertEncoder(TransformerTokenEncoder):
+    """distilbert-base-uncased token embeddings (768-d)."""
+
     dim = ENCODER_DIMS["distilbert"]
     model_id = "distilbert-base-uncased"
 

@@ -1,55 +1,32 @@
 """A name -> factory registry for the pluggable stages of the text features.
 
-Why one small generic class: OCR backends, ASR backends, language identifiers and text encoders
-are each chosen by name from the extractor config (and the CLI), and each needs the same two
-things: a listing of the choices and an error that names them when a name is wrong.
+Why a thin subclass of the project's one registry type (`cinefeat.store.registry`): OCR backends,
+ASR backends, language identifiers and text encoders are each chosen by name from the extractor
+config (and the CLI); this names their kind "... backend" and their error `UnknownBackend`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
+
+from cinefeat.store.registry import Registry, UnknownEntry
 
 T = TypeVar("T")
 
 
-class UnknownBackend(KeyError):
+class UnknownBackend(UnknownEntry):
     """A backend name is not registered; the message lists the registered names."""
-
-    def __str__(self) -> str:  # KeyError would print the message with quotes around it
-        return str(self.args[0])
 
 
 class BackendUnavailable(ImportError):
     """A backend's optional dependency is missing; the message names the pip extra to install."""
 
 
-@dataclass
-class BackendRegistry(Generic[T]):
+class BackendRegistry(Registry[T]):
     """Names -> factories of one kind of backend (`kind` appears in error messages)."""
 
-    kind: str
-    entries: dict[str, Callable[..., T]] = field(default_factory=dict)
-
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        def add(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self.entries and self.entries[name] is not factory:
-                raise ValueError(f"{self.kind} backend {name!r} is registered twice")
-            self.entries[name] = factory
-            return factory
-
-        return add
-
-    def create(self, name: str, **options: Any) -> T:
-        if name not in self.entries:
-            raise UnknownBackend(
-                f"unknown {self.kind} backend {name!r}; choose from: {', '.join(self.names())}"
-            )
-        return self.entries[name](**options)
-
-    def names(self) -> list[str]:
-        return sorted(self.entries)
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} backend", unknown=UnknownBackend)
 
 
 def require(module: str, extra: str) -> Any:

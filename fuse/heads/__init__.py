@@ -1,27 +1,20 @@
 """The head registry: `HEADS[name]` is a `Head` subclass with its config dataclass.
 
 `cinefeat train --head NAME` and `--help` list the choices from this registry; adding a head is
-one module with `@register_head` imported below.
+adding one module with `@register_head` to this package (its modules are discovered, as the
+extractors' are; a head module that fails to import fails loudly).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# Importing a head module registers it.
-from cinefeat.fuse.heads import (  # noqa: F401
-    clip_aggregation,
-    frame_mlp_fusion,
-    gated,
-    gmu,
-    hierarchical,
-    mlp,
-    multi_transformer,
-    single_transformer,
-)
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
 from cinefeat.fuse.heads.presets import PRESETS
 from cinefeat.fuse.heads.registry import HEADS, build_head, head_choices, register_head
+from cinefeat.store.registry import import_submodules
+
+import_submodules(__name__, __path__, keep_going=False)  # importing a head module registers it
 
 __all__ = [
     "HEADS",

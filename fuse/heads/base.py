@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -119,6 +119,9 @@ class Head(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type[HeadConfig]]
     stages: ClassVar[tuple[str, ...]] = ("train",)
+    attention_layout: ClassVar[Literal["joint", "per-feature"] | None] = None
+    """How `--explain` reads its <CLS> attention: one encoder over all features (`joint`), one
+    encoder per sequential feature in `branches` (`per-feature`), or not at all (None)."""
 
     def __init__(self, config: HeadConfig, features: list[FeatureSpec], label_names: list[str]):
         super().__init__()

@@ -30,6 +30,7 @@ class MultiTransformerConfig(HeadConfig):
 @register_head
 class MultiTransformerHead(Head):
     name = "multi-transformer"
+    attention_layout = "per-feature"
     config_class = MultiTransformerConfig
 
     def __init__(

@@ -11,15 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cinefeat.fuse.heads.base import HeadConfigError
+from cinefeat.store.registry import Registry
+
 
 @dataclass(frozen=True)
 class Preset:
+    """A head name and the options it sets; called with overrides -> (head, merged options)."""
+
     head: str
     options: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
+    def __call__(self, **overrides: Any) -> tuple[str, dict[str, Any]]:
+        return self.head, {**self.options, **overrides}
 
-PRESETS: dict[str, Preset] = {
+
+PRESETS: Registry[tuple[str, dict[str, Any]]] = Registry("preset", unknown=HeadConfigError)
+
+_TABLE: dict[str, Preset] = {
     # serkansulun/movie-genre-classification, classification/src/classifiers.py (`MLP`: sizes
     # [input] + [d]*(n_layers-1) + [labels], so n_layers=1 is a single Linear, no dropout) and
     # config.py (n_layers 1, dropout 0).
@@ -57,6 +67,8 @@ PRESETS: dict[str, Preset] = {
         "clip-aggregation", {"ff_mult": 6, "aligned_windows": True}, "richardtml/DIViTA"
     ),
 }
+for _name, _preset in _TABLE.items():
+    PRESETS.add(_name, _preset, f"{_preset.head} as in {_preset.source}")
 
 
 def resolve(name: str, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -64,9 +76,4 @@ def resolve(name: str, options: dict[str, Any] | None = None) -> tuple[str, dict
     options = dict(options or {})
     if ":" not in name:
         return name, options
-    if name not in PRESETS:
-        from cinefeat.fuse.heads.base import HeadConfigError
-
-        raise HeadConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    preset = PRESETS[name]
-    return preset.head, {**preset.options, **options}
+    return PRESETS.create(name, **options)

@@ -6,8 +6,9 @@ from typing import Any, TypeVar
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
 from cinefeat.fuse.heads.presets import PRESETS, resolve
+from cinefeat.store.registry import Registry
 
-HEADS: dict[str, type[Head]] = {}
+HEADS: Registry[Head] = Registry("head", unknown=HeadConfigError)
 
 H = TypeVar("H", bound=type[Head])
 
@@ -15,8 +16,7 @@ H = TypeVar("H", bound=type[Head])
 def register_head(cls: H) -> H:
     if cls.name in HEADS:
         raise HeadConfigError(f"head name {cls.name!r} is registered twice")
-    HEADS[cls.name] = cls
-    return cls
+    return HEADS.register(cls)
 
 
 def build_head(
@@ -33,9 +33,7 @@ def build_head(
         if isinstance(config, HeadConfig):
             raise HeadConfigError(f"preset {name!r} takes option overrides, not a config object")
         name, config = resolve(name, config)
-    if name not in HEADS:
-        raise HeadConfigError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
-    cls = HEADS[name]
+    cls = HEADS.get(name)
     if config is None:
         config = cls.config_class()
     elif isinstance(config, dict):

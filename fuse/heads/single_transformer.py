@@ -36,6 +36,7 @@ class SingleTransformerConfig(HeadConfig):
 @register_head
 class SingleTransformerHead(Head):
     name = "single-transformer"
+    attention_layout = "joint"
     config_class = SingleTransformerConfig
 
     def __init__(

@@ -54,5 +54,5 @@ def test_attention_follows_the_input() -> None:
 def test_heads_without_cls_are_refused() -> None:
     head = build_head("mlp", tiny_specs(), LABELS, SMALL_CONFIGS["mlp"])
     sequences, _, _ = tiny_sequences(count=2)
-    with pytest.raises(ExplainError, match="single-transformer, multi-transformer"):
+    with pytest.raises(ExplainError, match="multi-transformer, single-transformer"):
         attention_arrays(head, sequences)

@@ -122,7 +122,7 @@ def test_averaged_features_are_accepted(name: str) -> None:
 
 
 def test_unknown_head_and_option_name_the_choices() -> None:
-    with pytest.raises(HeadConfigError, match="choose one of"):
+    with pytest.raises(HeadConfigError, match="choose from"):
         build_head("nope", tiny_specs(), LABELS)
     with pytest.raises(HeadConfigError, match="valid"):
         build_head("mlp", tiny_specs(), LABELS, {"hiddden": 3})
