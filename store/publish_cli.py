@@ -17,7 +17,10 @@ import click
 
 from cinefeat.store.archive.errors import ArchiveError
 
-API_URL_HELP = "Zenodo API base URL (another Invenio instance, or a local test server)."
+API_URL_HELP = (
+    "API base URL of another InvenioRDM instance (an institutional repository, a local test "
+    "server), e.g. https://data.example.edu/api (default: $CINEFEAT_ZENODO_API, else zenodo.org)."
+)
 
 
 def _features(value: str | None) -> list[str] | None:
@@ -155,7 +158,12 @@ def archive_command(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File holding the Zenodo token (default: $ZENODO_TOKEN).",
 )
-@click.option("--api-url", hidden=True, help=API_URL_HELP)
+@click.option("--api-url", help=API_URL_HELP)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check everything locally and print exactly what would be sent; send nothing.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def publish_command(
     archive_dir: Path,
@@ -165,11 +173,16 @@ def publish_command(
     new_version_of: str | None,
     token_file: Path | None,
     api_url: str | None,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Upload ARCHIVE_DIR to a Zenodo draft (resumable); publish only with --publish."""
-    _requests_or_fail()
     from cinefeat.store.zenodo.metadata import read_metadata_file
+
+    if dry_run:  # no token, no network: the local checks and the request bodies
+        _dry_run(archive_dir, metadata_file, sandbox, api_url, do_publish, new_version_of, as_json)
+        return
+    _requests_or_fail()
     from cinefeat.store.zenodo.publish import publish_archive
 
     with _user_errors():
@@ -195,33 +208,84 @@ def publish_command(
     )
 
 
+def _dry_run(
+    archive_dir: Path,
+    metadata_file: Path,
+    sandbox: bool,
+    api_url: str | None,
+    do_publish: bool,
+    new_version_of: str | None,
+    as_json: bool,
+) -> None:
+    from cinefeat.store.zenodo.client import api_url as resolve_api
+    from cinefeat.store.zenodo.metadata import read_metadata_file
+    from cinefeat.store.zenodo.publish import publish_plan
+
+    with _user_errors():
+        plan = publish_plan(
+            archive_dir,
+            read_metadata_file(metadata_file),
+            resolve_api(sandbox, api_url),
+            publish=do_publish,
+            new_version_of=new_version_of,
+        )
+    total = sum(f["size"] for f in plan["files"])
+    _emit(
+        as_json,
+        plan,
+        lambda: (
+            f"dry run, nothing sent. API {plan['api']}: {plan['deposition']}, "
+            f"{len(plan['files'])} files ({total / 1e9:.3f} GB), "
+            f"{'then publish' if do_publish else 'left as a draft'}; checked by Zenodo on "
+            f"upload: {plan['checked_by_zenodo']}\nmetadata (PUT body):\n"
+            + json.dumps(plan["metadata"], indent=2)
+        ),
+    )
+
+
 @click.command("fetch")
 @click.argument("record")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--features", help="Comma-separated features to download (default: all).")
 @click.option("--sandbox", is_flag=True, help="Fetch from sandbox.zenodo.org.")
 @click.option(
+    "--auth",
+    is_flag=True,
+    help="Send the token (for restricted records); public records are fetched without it.",
+)
+@click.option(
     "--token-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Token for restricted records (default: $ZENODO_TOKEN if set).",
+    help="With --auth: file holding the token (default: $ZENODO_TOKEN).",
 )
-@click.option("--api-url", hidden=True, help=API_URL_HELP)
+@click.option("--api-url", help=API_URL_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
 def fetch_command(
     record: str,
     dest: Path,
     features: str | None,
     sandbox: bool,
+    auth: bool,
     token_file: Path | None,
     api_url: str | None,
     as_json: bool,
 ) -> None:
-    """Download RECORD (id or DOI) into DEST with resume, verify it, and open it as a store."""
+    """Download RECORD (record id, DOI, concept id or concept DOI) into DEST with resume, verify
+    it, and open it as a store."""
     _requests_or_fail()
     from cinefeat.store.fetch import fetch_record
+    from cinefeat.store.zenodo.client import ZenodoClient
+    from cinefeat.store.zenodo.client import api_url as resolve_api
 
+    if token_file is not None and not auth:
+        raise click.UsageError("--token-file sends a token: add --auth to say so")
     with _user_errors():
-        client = _client(sandbox, token_file, api_url, need_token=False)
+        # A token goes out only when asked: a public record needs none, and a token sent
+        # without need is a token a hostile mirror or a logged proxy can take.
+        if auth:
+            client = _client(sandbox, token_file, api_url, need_token=True)
+        else:
+            client = ZenodoClient(None, resolve_api(sandbox, api_url))
     with _user_errors(client.redactor.secrets[0] if client.redactor.secrets else None):
         store = fetch_record(client, record, dest, only=_features(features))
     summary = {"path": str(dest), "trailers": len(store), "features": store.features()}

@@ -115,6 +115,10 @@ class ZenodoClient:
     def __repr__(self) -> str:  # never show the session headers
         return f"ZenodoClient({self.base_url!r})"
 
+    @property
+    def has_token(self) -> bool:
+        return self._token is not None
+
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url

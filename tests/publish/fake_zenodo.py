@@ -19,6 +19,9 @@ Where it matters, it answers as Zenodo does (each rule cites its source):
   invenio_files_rest/errors.py, BucketLockedError code 403);
 - 429 carries X-RateLimit-Limit/-Remaining/-Reset (Unix time), not Retry-After
   (https://developers.zenodo.org/#rate-limiting);
+- the files of a restricted (or closed) record are served only with a token: anonymous content
+  requests are 403 while the record's metadata stays public (Zenodo's access_right docs:
+  "restricted: files are restricted", https://help.zenodo.org/docs/deposit/manage-files/);
 - metadata is validated: required fields, the closed vocabularies, embargo_date for embargoed and
   access_conditions for restricted records (https://developers.zenodo.org/#representation).
 """
@@ -53,8 +56,11 @@ class FakeZenodo:
         self.faults: dict[str, int] = {}
         self.retry_after = "2"  # seconds until X-RateLimit-Reset on a 429
         self.requests: list[tuple[str, str]] = []
-        self.seen_authorization: list[str] = []
+        self.seen_authorization: list[str] = []  # by the deposit API's auth check
+        self.authorization_by_path: list[tuple[str, str]] = []  # every request
         self.range_starts: list[int] = []
+        # a hostile or misconfigured server may name another host in its file links
+        self.file_links_base: str | None = None
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -194,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
     def dispatch(self, method: str) -> None:
         path = urlparse(self.path).path
         self.fake.requests.append((method, path))
+        self.fake.authorization_by_path.append((path, self.headers.get("Authorization", "")))
         for pattern, name in ROUTES:
             match = re.fullmatch(pattern, path)
             if match and name.startswith(method.lower() + "_"):
@@ -403,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
     def get_record(self, record_id: str) -> None:
         if not (dep := self.published_record(record_id)):
             return
-        base = f"{self.fake.api}/records/{record_id}/files"
+        base = f"{self.fake.file_links_base or self.fake.api}/records/{record_id}/files"
         files = [
             {
                 "key": e["key"],
@@ -438,6 +445,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def get_content(self, record_id: str, key: str) -> None:
         if not (dep := self.published_record(record_id)):
+            return
+        restricted = dep["metadata"].get("access_right") in ("restricted", "closed")
+        if restricted and self.headers.get("Authorization") != f"Bearer {self.fake.token}":
+            self.error(403, "You do not have permission to access this file.")
             return
         entry = dep["files"].get(key)
         if entry is None:
