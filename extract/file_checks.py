@@ -45,7 +45,8 @@ def content_problem(path: Path, filename: str, format: str = "") -> str | None:
         return _hdf5_problem(path, size)
     if suffix == ".json":
         return _json_problem(path, size)
-    if suffix in TORCH_SUFFIXES or (suffix == ".bin" and "ctranslate2" not in format):
+    torch_tar = filename.lower().endswith(".pth.tar")  # Places365's training checkpoints
+    if suffix in TORCH_SUFFIXES or torch_tar or (suffix == ".bin" and "ctranslate2" not in format):
         return _torch_problem(head)
     if suffix == ".npz":
         return None if head.startswith(b"PK\x03\x04") else "not a zip file (an .npz is a zip)"

@@ -72,6 +72,7 @@ class RemoteFile:
     sha256: str | None = None
     size: int | None = None
     md5: str | None = None
+    sha256_prefix: str | None = None  # torch.hub's convention: `name-<sha256 prefix>.pth`
 
     @property
     def follows_main(self) -> bool:
@@ -85,7 +86,19 @@ class RemoteFile:
             return "sha256 published"
         if self.md5:
             return "md5 published"
+        if self.sha256_prefix:
+            return "sha256 prefix published"
         return "recorded"
+
+
+def hub_file(url: str) -> RemoteFile:
+    """A file published the torch.hub way (torchvision's models): the hex after the last `-` of
+    its name is the start of its sha256, which torch.hub checks (`check_hash`) and so do we."""
+    import re
+
+    filename = url.rsplit("/", 1)[-1]
+    match = re.search(r"-([a-f0-9]{6,})\.", filename)  # torch.hub's HASH_REGEX, non-empty
+    return RemoteFile(filename, url, sha256_prefix=match.group(1) if match else None)
 
 
 @dataclass(frozen=True)
@@ -418,6 +431,11 @@ def _content_problems(entry: PretrainedWeights, remote: RemoteFile, path: Path) 
     problem = content_problem(path, remote.filename, entry.format)
     if problem:
         return problem
+    if remote.sha256_prefix and not (digest := sha256_of(path)).startswith(remote.sha256_prefix):
+        return (
+            f"sha256 {digest} does not start with {remote.sha256_prefix}, the prefix its "
+            "publisher put in the file name"
+        )
     if remote.md5 and _md5_of(path) != remote.md5:
         return f"md5 {_md5_of(path)} differs from the published {remote.md5}"
     return None

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cinefeat.extract import pretrained
+from cinefeat.extract.backbones import pad_clip
 from cinefeat.extract.base import BatchExtractor, ClipRequest, ExtractorConfig, register_extractor
 
 WEIGHTS = pretrained.register_weights(
@@ -127,11 +128,3 @@ class I3dExtractor(BatchExtractor):
             raise ValueError(f"i3d expects (T>0, H, W, 3) uint8 clips, got shape {clip.shape}")
         clip = square_crop(clip, self.config.crop_size, shrink=False)
         return pad_clip(clip, self.config.frames_per_clip)
-
-
-def pad_clip(clip: np.ndarray, frames: int) -> np.ndarray:
-    """First `frames` frames; a shorter clip is extended by repeating its last frame."""
-    if len(clip) >= frames:
-        return clip[:frames]
-    tail = np.repeat(clip[-1:], frames - len(clip), axis=0)
-    return np.concatenate([clip, tail])

@@ -181,3 +181,4 @@ def _resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
     if frames.ndim == 3:
         return cv2.resize(frames, new, interpolation=cv2.INTER_CUBIC)
     return np.stack([cv2.resize(f, new, interpolation=cv2.INTER_CUBIC) for f in frames])
+
