@@ -93,8 +93,20 @@ def _numpy_globals() -> list[Any]:
     multiarray = getattr(np, "_core", np).multiarray
     dtype_classes = [
         type(np.dtype(name))
-        for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
-                     "uint8", "uint16", "uint32", "uint64", "bool")
+        for name in (
+            "float16",
+            "float32",
+            "float64",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+            "uint16",
+            "uint32",
+            "uint64",
+            "bool",
+        )
     ]
     globals_: list[Any] = [np.ndarray, np.dtype, bytes]
     globals_ += dtype_classes
@@ -181,4 +193,3 @@ def _resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
     if frames.ndim == 3:
         return cv2.resize(frames, new, interpolation=cv2.INTER_CUBIC)
     return np.stack([cv2.resize(f, new, interpolation=cv2.INTER_CUBIC) for f in frames])
-

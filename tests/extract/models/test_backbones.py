@@ -128,9 +128,8 @@ def test_image_feature_is_what_the_classifier_reads(tmp_cache, tmp_path, name):
     x = _normalise(np.stack([f[:, 38:262] for f in frames]), backbone.input, frames=True)
     _logits_check(extractor, full, "fc", frames, x)
     info = extractor.provenance()
-    assert info["weights_sha256"] == pretrained.weights_sha256(weights) and info["dim"] == 512 or (
-        name == "shufflenet_v2_x1_0" and info["dim"] == 1024
-    )
+    assert info["weights_sha256"] == pretrained.weights_sha256(weights)
+    assert info["dim"] == {"resnet18": 512, "shufflenet_v2_x1_0": 1024}[name]
 
 
 def test_torchvision_file_name_prefix_is_checked(tmp_cache):
@@ -143,9 +142,10 @@ def test_torchvision_file_name_prefix_is_checked(tmp_cache):
     torch.save(models.resnet18(weights=None).state_dict(), path)
     with pytest.raises(pretrained.WeightsError, match="f37072fd"):
         EXTRACTORS.create("image", model="resnet18").load("cpu")
-    assert not (tmp_cache / "recorded-sha256.json").exists() or "resnet18" not in (
-        tmp_cache / "recorded-sha256.json"
-    ).read_text()
+    assert (
+        not (tmp_cache / "recorded-sha256.json").exists()
+        or "resnet18" not in (tmp_cache / "recorded-sha256.json").read_text()
+    )
 
 
 def _places_checkpoint(path, state_dict):
