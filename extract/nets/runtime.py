@@ -93,20 +93,8 @@ def _numpy_globals() -> list[Any]:
     multiarray = getattr(np, "_core", np).multiarray
     dtype_classes = [
         type(np.dtype(name))
-        for name in (
-            "float16",
-            "float32",
-            "float64",
-            "int8",
-            "int16",
-            "int32",
-            "int64",
-            "uint8",
-            "uint16",
-            "uint32",
-            "uint64",
-            "bool",
-        )
+        for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                     "uint8", "uint16", "uint32", "uint64", "bool")
     ]
     globals_: list[Any] = [np.ndarray, np.dtype, bytes]
     globals_ += dtype_classes
