@@ -230,3 +230,42 @@ def test_missing_weights_name_the_download_command(tmp_cache):
     with pytest.raises(pretrained.WeightsNotFound, match="cinefeat models download"):
         EXTRACTORS.create("video").load("cpu")
     assert {b.name for b in list_backbones("clips")} >= set(VIDEO_WEIGHTS)
+
+
+@pytest.mark.slow
+def test_image_and_video_end_to_end_on_a_real_video(tmp_cache, tmp_path, media):
+    """`cinefeat extract --features image,video` on real footage: one row per shot each."""
+    import json
+    import os
+
+    import torchvision.models as models
+    import torchvision.models.video as video
+    from click.testing import CliRunner
+
+    from cinefeat.cli.main import main
+    from cinefeat.store import FeatureStore
+
+    torch.manual_seed(0)
+    image_w = _local(
+        tmp_path, "resnet18.pth", models.resnet18().state_dict(), "torchvision-resnet18"
+    )
+    video_w = _local(tmp_path, "r3d.pth", video.r3d_18().state_dict(), "torchvision-r3d_18")
+    root = tmp_path / "videos"
+    root.mkdir()
+    os.symlink(media("bikes.mp4"), root / "bikes.mp4")  # 10 s, five hard cuts, no audio
+    options = ["image.model=resnet18", f"image.weights={image_w}", "video.model=r3d_18",
+               f"video.weights={video_w}", "video.frames_per_clip=8"]  # fmt: skip
+    args = ["--quiet", "extract", str(root), "--store", str(tmp_path / "s"), "--features",
+            "image,video", "--json"] + [a for o in options for a in ("--option", o)]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["ok"] == 1
+    store = FeatureStore.open(tmp_path / "s")
+    image, clips = store.get("bikes", "image"), store.get("bikes", "video")
+    assert image.values.shape == (6, 512)  # the middle frame of each of the six shots
+    assert clips.values.shape[1] == 512 and len(clips) >= 6  # clips tile each shot
+    cuts = [0.0, *store.record("bikes").extra["scenes"]["cuts_s"]]
+    assert set(np.round(cuts, 3)) <= set(np.round(clips.spans[:, 0], 3))  # no clip spans a cut
+    assert np.isfinite(image.values.astype(np.float32)).all()
+    provenance = store.provenance("video")
+    assert provenance["backbone"] == "r3d_18" and provenance["weights"] == video_w
