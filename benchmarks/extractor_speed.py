@@ -34,7 +34,25 @@ from cinefeat.extract import pretrained
 from cinefeat.extract.base import EXTRACTORS, AudioRequest, BatchExtractor
 from cinefeat.extract.extractors import ast, audiotag, i3d, musicnet, vggish, vit  # noqa: F401
 
-ITEMS_PER_MINUTE = {"vit": 30.0, "i3d": 60.0}
+ITEMS_PER_MINUTE = {"vit": 30.0, "i3d": 60.0, "image": 30.0}
+FRAMES_PER_MINUTE = 1440.0  # 24 fps: the `video` extractor's shot clips tile them
+
+
+def _install_torchvision(model: str) -> dict:
+    """Random weights of a torchvision backbone in its published layout (a state dict of the
+    full classifier), registered as `random-<model>`."""
+    import importlib
+
+    from cinefeat.extract.backbones import BACKBONES, list_backbones
+
+    list_backbones()
+    backbone = BACKBONES[model]
+    module = "torchvision.models.video" if backbone.kind == "clips" else "torchvision.models"
+    full = getattr(importlib.import_module(module), model)(weights=None)
+    path = pretrained.cache_dir() / f"random-{model}.pth"
+    torch.save(full.state_dict(), path)
+    pretrained.add_local(f"random-{model}", path, like=backbone.weights)
+    return {"model": model, "weights": f"random-{model}"}
 
 
 def _install_random_weights(name: str) -> dict:
@@ -106,6 +124,8 @@ def items_per_minute(extractor: BatchExtractor) -> float:
     request = extractor.request()
     if isinstance(request, AudioRequest):
         return 60.0 / request.hop_s
+    if extractor.name == "video":
+        return FRAMES_PER_MINUTE / request.frames_per_clip  # type: ignore[union-attr]
     return ITEMS_PER_MINUTE[extractor.name]
 
 
@@ -130,7 +150,26 @@ CASES: list[tuple[str, Callable[[], dict]]] = [
     ("ast", lambda: _install_random_weights("ast-audioset")),
     ("vit", lambda: _install_random_weights("vit-base-patch16-224")),
     ("i3d", lambda: _install_random_weights("i3d-rgb-imagenet")),
+    ("image:resnet50", lambda: _install_torchvision("resnet50")),
+    ("image:shufflenet_v2_x1_0", lambda: _install_torchvision("shufflenet_v2_x1_0")),
+    ("image:swin_t", lambda: _install_torchvision("swin_t")),
+    ("video:r2plus1d_18", lambda: _install_torchvision("r2plus1d_18")),
+    ("video:s3d", lambda: _install_torchvision("s3d")),
+    ("video:swin3d_t", lambda: _install_torchvision("swin3d_t")),
 ]
+
+
+def cpu_name() -> str:
+    """The CPU model (speeds and the bf16 rows depend on it)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -157,17 +196,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["CINEFEAT_CACHE"] = cache
         os.environ["CINEFEAT_OFFLINE"] = "1"
-        print(f"device {args.device}, torch threads {torch.get_num_threads()}\n")
+        print(f"{cpu_name()}; device {args.device}, torch threads {torch.get_num_threads()}\n")
         header = " | ".join(f"batch {b}" for b in batch_sizes)
         print(f"| extractor | weights | precision | items/min | {header} |")
         print("|---|---|---|---|" + "---|" * len(batch_sizes))
         for name, install in CASES:
-            if only and name not in only:
+            if only and name not in only and name.split(":")[0] not in only:
                 continue
             options = install()
             note = "random init" if options else "real"
             for fp16 in halves:  # side by side: the same weights in each precision
-                extractor = EXTRACTORS.create(name, **options)
+                extractor = EXTRACTORS.create(name.split(":")[0], **options)
                 extractor.load(args.device, fp16=fp16)
                 label = str(half).removeprefix("torch.") if extractor.fp16 else "fp32"
                 per_minute = items_per_minute(extractor)

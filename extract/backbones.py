@@ -17,6 +17,7 @@ the Hugging Face hub, preprocessing from timm's own pretrained config).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -25,6 +26,8 @@ import numpy as np
 
 from cinefeat.extract import pretrained
 from cinefeat.extract.base import BatchExtractor, ClipRequest, FrameRequest, LoadError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,14 @@ class BackboneExtractor(BatchExtractor):
             # (B, H, W, 3) -> (B, 3, H, W); (B, T, H, W, 3) -> (B, 3, T, H, W)
             x = x.permute(0, 3, 1, 2) if self.kind == "frames" else x.permute(0, 4, 1, 2, 3)
             x = (x.float() / 255.0 - mean) / std
-            out = self.model(cast_input(x, self.model))
+            try:
+                out = self.model(cast_input(x, self.model))
+            except NotImplementedError as error:  # e.g. S3D's avg_pool3d has no CPU bf16 kernel
+                if not self.fp16:
+                    raise
+                log.warning("%s: %s in half precision; running in float32", self.name, error)
+                self.model, self.fp16 = self.model.float(), False
+                out = self.model(x)
         return out.float().reshape(len(items), -1).cpu().numpy()
 
 
