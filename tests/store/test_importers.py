@@ -1,0 +1,130 @@
+"""Importers read releases built the way their publishers build them (release_fixtures.py) and
+must give back every vector, label, split and id; unsafe or damaged files are refused."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+from release_fixtures import SULUN_GENRES, write_sulun_release
+
+from cinefeat.store import FeatureStore
+from cinefeat.store.importers import IMPORTERS, ReleaseFormatError, import_release
+from cinefeat.store.safe_pickle import PickleReadError, UnsafePickleError, load_pickle
+
+
+def _as_rows(value) -> np.ndarray:
+    array = np.asarray(value)
+    return array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def _check_sulun(store: FeatureStore, release: dict) -> None:
+    for tid, feats in release["features"].items():
+        for name, value in feats.items():
+            feature = f"sulun2024.{name}"
+            if isinstance(value, list):  # empty in the release: no rows, status says why
+                assert not store.has(tid, feature)
+                assert store.record(tid).feature_status[feature].startswith("missing")
+                continue
+            rows = store.get(tid, feature)
+            np.testing.assert_array_equal(rows.values, _as_rows(value))
+            assert rows.values.dtype == np.float32
+            np.testing.assert_array_equal(rows.spans[:, 0], np.arange(len(rows)))
+    names, labels = store.labels()
+    assert names == SULUN_GENRES
+    for tid, genres in release["genres"].items():
+        assert [names[i] for i in np.flatnonzero(labels[tid])] == genres
+
+
+@pytest.mark.parametrize(
+    ("tensors", "label_key"), [(False, "label"), (True, "labels")], ids=["numpy", "tensors"]
+)
+def test_sulun2024_round_trips_values_labels_and_splits(tmp_path, tensors, label_key):
+    release = write_sulun_release(tmp_path / "data", tensors=tensors, label_key=label_key)
+    summary = import_release("movienet-sulun2024", tmp_path / "data", tmp_path / "mn.zarr")
+    store = FeatureStore.open(tmp_path / "mn.zarr")
+    assert sorted(store.ids()) == sorted(release["ids"])
+    _check_sulun(store, release)
+    split = store.splits()["sulun2024"]
+    expected = release["splits"]
+    assert split == {
+        "train": sorted(expected["trn"][:3]),
+        "val": sorted(expected["val"]),
+        "test": sorted(expected["tst"]),
+    }
+    assert summary.skipped["splits.json id not among the imported trailers"] == ["zzzNotInPkl"]
+    assert "XRmWftEjit0" in summary.skipped["genre '-1ru6xV7SOMDrama' not in idx_to_label "
+                                            "(trailers_genres_clean.csv)"]  # fmt: skip
+    empty = summary.skipped["sulun2024.ocr_sentiment empty in the release"]
+    assert sorted(empty) == ["f0yEkRCpCmw", "hdl-ycmgyRY"]
+    assert store.record("0dTsfsr6-X8").duration_s == pytest.approx(102.0)
+    provenance = store.provenance("sulun2024.clip")
+    assert provenance["record"] == "zenodo:13909366" and provenance["release_feature"] == "clip"
+    assert len(provenance["file_sha256"]) == 64
+    assert "step indices" in provenance["sampling"]["spans"]
+
+
+def test_sulun2024_rerun_adds_nothing(tmp_path):
+    release = write_sulun_release(tmp_path / "data")
+    import_release("movienet-sulun2024", tmp_path / "data", tmp_path / "mn.zarr")
+    store = FeatureStore.open(tmp_path / "mn.zarr")
+    before = {f: store.load_feature(f)[0].shape for f in store.features()}
+    again = import_release("movienet-sulun2024", tmp_path / "data", tmp_path / "mn.zarr")
+    store = FeatureStore.open(tmp_path / "mn.zarr")
+    assert again.imported == 0 and again.already_in_store == len(release["ids"])
+    assert {f: store.load_feature(f)[0].shape for f in store.features()} == before
+    _check_sulun(store, release)
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_and_nothing_is_written(tmp_path):
+    marker = tmp_path / "code-ran"
+    data = tmp_path / "data"
+    write_sulun_release(data)
+    with open(data / "features.pkl", "wb") as f:
+        pickle.dump({"samples": {"a": {"features": {"clip": _RunsCode(marker)}}}}, f)
+    with pytest.raises(UnsafePickleError, match=r"(posix|os)\.system"):
+        import_release("movienet-sulun2024", data, tmp_path / "mn.zarr")
+    assert not marker.exists()
+    assert not (tmp_path / "mn.zarr").exists() or len(FeatureStore.open(tmp_path / "mn.zarr")) == 0
+
+
+class Unknown:
+    pass
+
+
+def test_an_unknown_global_is_refused_by_name(tmp_path):
+    path = tmp_path / "features.pkl"
+    path.write_bytes(pickle.dumps({"samples": {"a": Unknown()}}))
+    with pytest.raises(UnsafePickleError, match="Unknown") as error:
+        load_pickle(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_truncated_pickle_names_the_file(tmp_path):
+    write_sulun_release(tmp_path / "data")
+    path = tmp_path / "data" / "features.pkl"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(PickleReadError, match=r"features\.pkl"):
+        import_release("movienet-sulun2024", tmp_path / "data", tmp_path / "mn.zarr")
+
+
+def test_unknown_format_lists_the_importers(tmp_path):
+    with pytest.raises(KeyError, match="movienet-sulun2024"):
+        import_release("nope", tmp_path, tmp_path / "s.zarr")
+    assert "movienet-sulun2024" in IMPORTERS
+
+
+def test_a_pickle_without_samples_is_a_clear_error(tmp_path):
+    (tmp_path / "features.pkl").write_bytes(pickle.dumps({"stats": {}}))
+    with pytest.raises(ReleaseFormatError, match="'samples'"):
+        import_release("movienet-sulun2024", tmp_path, tmp_path / "mn.zarr")
