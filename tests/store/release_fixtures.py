@@ -105,3 +105,38 @@ def write_sulun_release(
     pickled = {tid: {k: _detach_tensor(v) for k, v in s["features"].items()}
                for tid, s in x["samples"].items()}  # fmt: skip
     return {"ids": ids, "genres": genres, "features": pickled, "splits": splits}
+
+
+# richardtml/DIViTA, utils.py: GENRES_FULL_NAMES (the csv's genre columns, in this order)
+TRAILERS12K_GENRES = ["action", "adventure", "comedy", "crime", "drama",
+                      "fantasy", "horror", "romance", "sci-fi", "thriller"]  # fmt: skip
+
+
+def write_trailers12k_release(folder: Path, reps: dict[str, int] | None = None) -> dict[str, Any]:
+    """trailers12k_mgtc.csv + one zarr v2 group per representation, as DIViTA's data.py reads
+    them: `pd.read_csv` (mid, genre 0/1 columns, split0..2 with 0/1/2 = trn/val/tst) and
+    `zarr.open(join(data_dir, x))` with `attrs['num_features']` and `z[mid]` of shape
+    (clips, num_features)."""
+    reps = reps or {"i_shufflenet_fpc24": 16, "k_shufflenet_fps24_fpc24": 8}
+    rng = np.random.default_rng(1)
+    mids = [f"m{i:05d}" for i in range(7)]
+    folder.mkdir(parents=True, exist_ok=True)
+    genres = {mid: rng.integers(0, 2, len(TRAILERS12K_GENRES)) for mid in mids}
+    assignment = {mid: [int(rng.integers(0, 3)) for _ in range(3)] for mid in mids}
+    with open(folder / "trailers12k_mgtc.csv", "w", newline="") as f:
+        writer = csv.writer(f)  # pandas' to_csv(index=False) writes the same text
+        writer.writerow(["mid", *TRAILERS12K_GENRES, "split0", "split1", "split2"])
+        for mid in mids:
+            writer.writerow([mid, *genres[mid].tolist(), *assignment[mid]])
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for rep, dim in reps.items():
+        import zarr
+
+        group = zarr.open_group(str(folder / f"{rep}.zarr"), mode="w", zarr_format=2)
+        group.attrs["num_features"] = dim
+        values[rep] = {}
+        for i, mid in enumerate(mids):
+            array = rng.standard_normal((5 + i, dim)).astype(np.float32)
+            group.create_array(mid, data=array, chunks=(4, dim))
+            values[rep][mid] = array
+    return {"mids": mids, "genres": genres, "assignment": assignment, "values": values}

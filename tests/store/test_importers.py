@@ -8,7 +8,12 @@ import pickle
 
 import numpy as np
 import pytest
-from release_fixtures import SULUN_GENRES, write_sulun_release
+from release_fixtures import (
+    SULUN_GENRES,
+    TRAILERS12K_GENRES,
+    write_sulun_release,
+    write_trailers12k_release,
+)
 
 from cinefeat.store import FeatureStore
 from cinefeat.store.importers import IMPORTERS, ReleaseFormatError, import_release
@@ -128,3 +133,49 @@ def test_a_pickle_without_samples_is_a_clear_error(tmp_path):
     (tmp_path / "features.pkl").write_bytes(pickle.dumps({"stats": {}}))
     with pytest.raises(ReleaseFormatError, match="'samples'"):
         import_release("movienet-sulun2024", tmp_path, tmp_path / "mn.zarr")
+
+
+def test_trailers12k_round_trips_clips_labels_and_three_splits(tmp_path):
+    release = write_trailers12k_release(tmp_path / "t12k")
+    assert (tmp_path / "t12k" / "i_shufflenet_fpc24.zarr" / ".zgroup").is_file()  # zarr v2
+    summary = import_release("trailers12k", tmp_path / "t12k", tmp_path / "t12k" / "store.zarr")
+    store = FeatureStore.open(tmp_path / "t12k" / "store.zarr")
+    assert sorted(store.ids()) == release["mids"]
+    for rep, arrays in release["values"].items():
+        for mid, array in arrays.items():
+            rows = store.get(mid, f"trailers12k.{rep}")
+            np.testing.assert_array_equal(rows.values, array)
+            np.testing.assert_array_equal(rows.spans[:, 1], np.arange(1, len(array) + 1))
+    names, labels = store.labels()
+    assert names == TRAILERS12K_GENRES
+    for mid in release["mids"]:
+        np.testing.assert_array_equal(labels[mid], release["genres"][mid])
+    splits = store.splits()
+    for k in range(3):
+        expected = {s: sorted(m for m in release["mids"] if release["assignment"][m][k] == i)
+                    for i, s in enumerate(("train", "val", "test"))}  # fmt: skip
+        assert {s: splits[f"trailers12k.split{k}"].get(s, []) for s in expected} == expected
+    assert summary.imported == 7 and summary.rows["trailers12k.i_shufflenet_fpc24"] == sum(
+        5 + i for i in range(7)
+    )
+    provenance = store.provenance("trailers12k.i_shufflenet_fpc24")
+    assert provenance["model"] == "ShuffleNet-2D pretrained on ImageNet-1K"
+    assert provenance["archive_md5"] == "4a7ae9a15ae35f38e29404be46543aa1"
+    rerun = import_release("trailers12k", tmp_path / "t12k", tmp_path / "t12k" / "store.zarr")
+    assert rerun.imported == 0 and rerun.already_in_store == 7
+
+
+def test_trailers12k_missing_array_names_the_group_and_movie(tmp_path):
+    import shutil
+
+    release = write_trailers12k_release(tmp_path / "t12k")
+    gone = release["mids"][3]
+    shutil.rmtree(tmp_path / "t12k" / "k_shufflenet_fps24_fpc24.zarr" / gone)
+    with pytest.raises(ReleaseFormatError, match=rf"k_shufflenet_fps24_fpc24\.zarr.*'{gone}'"):
+        import_release("trailers12k", tmp_path / "t12k", tmp_path / "s.zarr")
+    summary = import_release("trailers12k", tmp_path / "t12k", tmp_path / "s.zarr",
+                             skip_missing=True)  # fmt: skip
+    assert summary.skipped["k_shufflenet_fps24_fpc24.zarr has no array"] == [gone]
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    assert not store.has(gone, "trailers12k.k_shufflenet_fps24_fpc24")
+    assert store.has(gone, "trailers12k.i_shufflenet_fpc24") and len(store) == 7
