@@ -220,15 +220,19 @@ class Sulun2024Importer:
                 try:
                     genres = ast.literal_eval(row.get("genres") or "[]")
                 except (ValueError, SyntaxError):
-                    summary.skip(f"unreadable genres in {path.name}", f"{tid} (line {line})")
+                    summary.skip(
+                        f"{path.name}: unreadable genres (ignored)", f"{tid} (line {line})"
+                    )
                     genres = None
                 if genres is not None:
                     bad = [g for g in genres if g not in known]
                     for genre in bad:
-                        summary.skip(f"genre {genre!r} not in idx_to_label ({path.name})", tid)
+                        summary.skip(
+                            f"{path.name}: genre {genre!r} not in idx_to_label (dropped)", tid
+                        )
                     genres = [g for g in genres if g in known]
                     if not genres:
-                        summary.skip(f"empty genre list in {path.name}", tid)
+                        summary.skip(f"{path.name}: empty genre list", tid)
                 out[tid] = {
                     "imdb_id": row.get("imdb_id"),
                     "title": row.get("title"),

@@ -60,8 +60,8 @@ def test_sulun2024_round_trips_values_labels_and_splits(tmp_path, tensors, label
         "test": sorted(expected["tst"]),
     }
     assert summary.skipped["splits.json id not among the imported trailers"] == ["zzzNotInPkl"]
-    assert "XRmWftEjit0" in summary.skipped["genre '-1ru6xV7SOMDrama' not in idx_to_label "
-                                            "(trailers_genres_clean.csv)"]  # fmt: skip
+    corrupted = "trailers_genres_clean.csv: genre '-1ru6xV7SOMDrama' not in idx_to_label (dropped)"
+    assert summary.skipped[corrupted] == ["XRmWftEjit0"]
     empty = summary.skipped["sulun2024.ocr_sentiment empty in the release"]
     assert sorted(empty) == ["f0yEkRCpCmw", "hdl-ycmgyRY"]
     assert store.record("0dTsfsr6-X8").duration_s == pytest.approx(102.0)
@@ -179,3 +179,36 @@ def test_trailers12k_missing_array_names_the_group_and_movie(tmp_path):
     store = FeatureStore.open(tmp_path / "s.zarr")
     assert not store.has(gone, "trailers12k.k_shufflenet_fps24_fpc24")
     assert store.has(gone, "trailers12k.i_shufflenet_fpc24") and len(store) == 7
+
+
+def test_npy_dir_one_folder_per_feature_with_spans(tmp_path):
+    rng = np.random.default_rng(2)
+    written: dict[str, dict[str, np.ndarray]] = {"visual": {}, "audio": {}}
+    for feature, dim in (("visual", 6), ("audio", 3)):
+        (tmp_path / "npy" / feature).mkdir(parents=True)
+        for i in range(4):
+            values = rng.standard_normal(dim if feature == "audio" else (i + 1, dim))
+            values = values.astype(np.float16 if feature == "visual" else np.float32)
+            np.save(tmp_path / "npy" / feature / f"t{i}.npy", values)
+            written[feature][f"t{i}"] = values
+    spans = np.array([[0.0, 1.5], [1.5, 3.0]])
+    np.save(tmp_path / "npy" / "visual" / "t1.spans.npy", spans)
+    summary = import_release("npy-dir", tmp_path / "npy", tmp_path / "s.zarr")
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    assert store.ids() == ["t0", "t1", "t2", "t3"] and summary.imported == 4
+    for feature, by_id in written.items():
+        for tid, values in by_id.items():
+            rows = store.get(tid, feature)
+            np.testing.assert_array_equal(rows.values, values.reshape(len(rows), -1))
+            assert rows.values.dtype == values.dtype
+    np.testing.assert_array_equal(store.get("t1", "visual").spans, spans)
+    np.testing.assert_array_equal(store.get("t2", "visual").spans[:, 0], np.arange(3))
+    assert import_release("npy-dir", tmp_path / "npy", tmp_path / "s.zarr").imported == 0
+
+
+def test_npy_dir_refuses_an_object_array(tmp_path):
+    (tmp_path / "npy").mkdir()
+    np.save(tmp_path / "npy" / "a.npy", np.zeros((2, 3), np.float32))
+    np.save(tmp_path / "npy" / "b.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ReleaseFormatError, match=r"b\.npy"):
+        import_release("npy-dir", tmp_path / "npy", tmp_path / "s.zarr", feature="vecs")
