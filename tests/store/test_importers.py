@@ -212,3 +212,22 @@ def test_npy_dir_refuses_an_object_array(tmp_path):
     np.save(tmp_path / "npy" / "b.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ReleaseFormatError, match=r"b\.npy"):
         import_release("npy-dir", tmp_path / "npy", tmp_path / "s.zarr", feature="vecs")
+
+
+def test_cli_import_with_an_option_and_json_summary(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cinefeat.store.import_cli import import_command
+
+    write_trailers12k_release(tmp_path / "t12k")
+    out = tmp_path / "s.zarr"
+    args = ["trailers12k", str(tmp_path / "t12k"), "--store", str(out), "--json"]
+    result = CliRunner().invoke(import_command, [*args, "-o", "representations=i_shufflenet_fpc24"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # progress bars go to stderr
+    assert summary["imported"] == 7 and list(summary["rows"]) == ["trailers12k.i_shufflenet_fpc24"]
+    assert FeatureStore.open(out).features() == ["trailers12k.i_shufflenet_fpc24"]
+    bad = CliRunner().invoke(import_command, [*args, "-o", "nope=1"])
+    assert bad.exit_code != 0 and "representations" in bad.output
