@@ -152,8 +152,8 @@ class Sulun2024Importer:
                     "sampling": {"rows": sampling, "spans": STEP_SPANS},
                 }
                 dtype = "float16" if rows.dtype == np.float16 else "float32"
-                specs[f"{self.prefix}.{name}"] = FeatureSpec(
-                    f"{self.prefix}.{name}", provenance, int(rows.shape[1]), dtype
+                specs[f"{self.prefix}_{name}"] = FeatureSpec(
+                    f"{self.prefix}_{name}", provenance, int(rows.shape[1]), dtype
                 )
         return specs
 
@@ -171,7 +171,7 @@ class Sulun2024Importer:
             sample = samples.pop(tid)  # the store holds it from here: one copy in memory
             features: dict[str, np.ndarray | None] = {}
             for name, value in _features(sample, tid, path).items():
-                store_name = f"{self.prefix}.{name}"
+                store_name = f"{self.prefix}_{name}"
                 rows = as_rows(value)
                 spec = specs.get(store_name)
                 if rows is not None and spec is not None and rows.shape[1] != spec.dim:

@@ -99,7 +99,7 @@ class Trailers12kImporter:
         store_labels(store, label_names, labels, sources, summary)
         for split, subsets in splits.items():
             kept = {subset: [m for m in members if m in ids] for subset, members in subsets.items()}
-            name = f"{self.prefix}.{split}"
+            name = f"{self.prefix}_{split}"
             store.set_split(name, kept)
             summary.splits[name] = {subset: len(members) for subset, members in kept.items()}
 
@@ -121,7 +121,7 @@ class Trailers12kImporter:
                 group = zarr.open_group(str(path), mode="r")
             except Exception as error:
                 raise ReleaseFormatError(f"{path} is not a zarr group ({error})") from error
-            out[f"{self.prefix}.{rep.removeprefix('trailers_')}"] = (rep, path, group)
+            out[f"{self.prefix}_{rep.removeprefix('trailers_')}"] = (rep, path, group)
         return out
 
     def _samples(

@@ -28,7 +28,7 @@ def _as_rows(value) -> np.ndarray:
 def _check_sulun(store: FeatureStore, release: dict) -> None:
     for tid, feats in release["features"].items():
         for name, value in feats.items():
-            feature = f"sulun2024.{name}"
+            feature = f"sulun2024_{name}"
             if isinstance(value, list):  # empty in the release: no rows, status says why
                 assert not store.has(tid, feature)
                 assert store.record(tid).feature_status[feature].startswith("missing")
@@ -62,10 +62,10 @@ def test_sulun2024_round_trips_values_labels_and_splits(tmp_path, tensors, label
     assert summary.skipped["splits.json id not among the imported trailers"] == ["zzzNotInPkl"]
     corrupted = "trailers_genres_clean.csv: genre '-1ru6xV7SOMDrama' not in idx_to_label (dropped)"
     assert summary.skipped[corrupted] == ["XRmWftEjit0"]
-    empty = summary.skipped["sulun2024.ocr_sentiment empty in the release"]
+    empty = summary.skipped["sulun2024_ocr_sentiment empty in the release"]
     assert sorted(empty) == ["f0yEkRCpCmw", "hdl-ycmgyRY"]
     assert store.record("0dTsfsr6-X8").duration_s == pytest.approx(102.0)
-    provenance = store.provenance("sulun2024.clip")
+    provenance = store.provenance("sulun2024_clip")
     assert provenance["record"] == "zenodo:13909366" and provenance["release_feature"] == "clip"
     assert len(provenance["file_sha256"]) == 64
     assert "step indices" in provenance["sampling"]["spans"]
@@ -143,7 +143,7 @@ def test_trailers12k_round_trips_clips_labels_and_three_splits(tmp_path):
     assert sorted(store.ids()) == release["mids"]
     for rep, arrays in release["values"].items():
         for mid, array in arrays.items():
-            rows = store.get(mid, f"trailers12k.{rep}")
+            rows = store.get(mid, f"trailers12k_{rep}")
             np.testing.assert_array_equal(rows.values, array)
             np.testing.assert_array_equal(rows.spans[:, 1], np.arange(1, len(array) + 1))
     names, labels = store.labels()
@@ -154,11 +154,11 @@ def test_trailers12k_round_trips_clips_labels_and_three_splits(tmp_path):
     for k in range(3):
         expected = {s: sorted(m for m in release["mids"] if release["assignment"][m][k] == i)
                     for i, s in enumerate(("train", "val", "test"))}  # fmt: skip
-        assert {s: splits[f"trailers12k.split{k}"].get(s, []) for s in expected} == expected
-    assert summary.imported == 7 and summary.rows["trailers12k.i_shufflenet_fpc24"] == sum(
+        assert {s: splits[f"trailers12k_split{k}"].get(s, []) for s in expected} == expected
+    assert summary.imported == 7 and summary.rows["trailers12k_i_shufflenet_fpc24"] == sum(
         5 + i for i in range(7)
     )
-    provenance = store.provenance("trailers12k.i_shufflenet_fpc24")
+    provenance = store.provenance("trailers12k_i_shufflenet_fpc24")
     assert provenance["model"] == "ShuffleNet-2D pretrained on ImageNet-1K"
     assert provenance["archive_md5"] == "4a7ae9a15ae35f38e29404be46543aa1"
     rerun = import_release("trailers12k", tmp_path / "t12k", tmp_path / "t12k" / "store.zarr")
@@ -177,8 +177,8 @@ def test_trailers12k_missing_array_names_the_group_and_movie(tmp_path):
                              skip_missing=True)  # fmt: skip
     assert summary.skipped["k_shufflenet_fps24_fpc24.zarr has no array"] == [gone]
     store = FeatureStore.open(tmp_path / "s.zarr")
-    assert not store.has(gone, "trailers12k.k_shufflenet_fps24_fpc24")
-    assert store.has(gone, "trailers12k.i_shufflenet_fpc24") and len(store) == 7
+    assert not store.has(gone, "trailers12k_k_shufflenet_fps24_fpc24")
+    assert store.has(gone, "trailers12k_i_shufflenet_fpc24") and len(store) == 7
 
 
 def test_npy_dir_one_folder_per_feature_with_spans(tmp_path):
@@ -227,7 +227,7 @@ def test_cli_import_with_an_option_and_json_summary(tmp_path):
     result = CliRunner().invoke(import_command, [*args, "-o", "representations=i_shufflenet_fpc24"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)  # progress bars go to stderr
-    assert summary["imported"] == 7 and list(summary["rows"]) == ["trailers12k.i_shufflenet_fpc24"]
-    assert FeatureStore.open(out).features() == ["trailers12k.i_shufflenet_fpc24"]
+    assert summary["imported"] == 7 and list(summary["rows"]) == ["trailers12k_i_shufflenet_fpc24"]
+    assert FeatureStore.open(out).features() == ["trailers12k_i_shufflenet_fpc24"]
     bad = CliRunner().invoke(import_command, [*args, "-o", "nope=1"])
     assert bad.exit_code != 0 and "representations" in bad.output
