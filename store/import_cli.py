@@ -38,7 +38,8 @@ def import_command(
     """Import the release at SOURCE (folder or main file) in FORMAT into the store --store.
 
     Formats: movienet-sulun2024 (Sulun et al. 2024 features.pkl), trailers12k (DIViTA csv +
-    zarr groups), npy-dir (one .npy per trailer). Labels and the release's splits are stored
+    zarr groups), video-features (v-iashin/video_features outputs), npy-dir (one .npy per
+    trailer). Labels and the release's splits are stored
     too; rerunning skips what is already there. Example:
     `cinefeat import movienet-sulun2024 data/ --store mn.zarr`.
     """

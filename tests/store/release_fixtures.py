@@ -140,3 +140,35 @@ def write_trailers12k_release(folder: Path, reps: dict[str, int] | None = None) 
             group.create_array(mid, data=array, chunks=(4, dim))
             values[rep][mid] = array
     return {"mids": mids, "genres": genres, "assignment": assignment, "values": values}
+
+
+def write_video_features_output(folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """An output folder of v-iashin/video_features: `action_on_extraction` saves every key of the
+    extractor's dict as `make_path(output_path, video_path, key, ext)` = `<stem>_<key><ext>`,
+    with `np.save` (save_numpy) or `pickle.dump` (save_pickle); frame-wise extractors (resnet,
+    clip) add `fps` and `timestamps_ms`, vggish writes only its key. Output paths are
+    `<output>/<feature_type>/`."""
+    rng = np.random.default_rng(3)
+    written: dict[str, dict[str, np.ndarray]] = {"resnet": {}, "vggish": {}, "timestamps_ms": {}}
+    for i, stem in enumerate(["my_trailer_1", "trailer2", "trailer3"]):
+        n = 3 + i
+        feats = {
+            "resnet": rng.standard_normal((n, 12)).astype(np.float32),
+            "fps": np.array(25.0),
+            "timestamps_ms": np.arange(n) * 40.0,
+        }
+        out = folder / "resnet"
+        out.mkdir(parents=True, exist_ok=True)
+        for key, value in feats.items():
+            if i == 2:  # save_pickle
+                with open(out / f"{stem}_{key}.pkl", "wb") as f:
+                    pickle.dump(value, f)
+            else:
+                np.save(out / f"{stem}_{key}.npy", value)
+        written["resnet"][stem] = feats["resnet"]
+        written["timestamps_ms"][stem] = feats["timestamps_ms"]
+        (folder / "vggish").mkdir(exist_ok=True)
+        vggish = rng.standard_normal((n + 1, 128)).astype(np.float32)
+        np.save(folder / "vggish" / f"{stem}_vggish.npy", vggish)
+        written["vggish"][stem] = vggish
+    return written

@@ -13,6 +13,7 @@ from release_fixtures import (
     TRAILERS12K_GENRES,
     write_sulun_release,
     write_trailers12k_release,
+    write_video_features_output,
 )
 
 from cinefeat.store import FeatureStore
@@ -231,3 +232,20 @@ def test_cli_import_with_an_option_and_json_summary(tmp_path):
     assert FeatureStore.open(out).features() == ["trailers12k_i_shufflenet_fpc24"]
     bad = CliRunner().invoke(import_command, [*args, "-o", "nope=1"])
     assert bad.exit_code != 0 and "representations" in bad.output
+
+
+def test_video_features_output_with_timestamps_and_pickles(tmp_path):
+    written = write_video_features_output(tmp_path / "output")
+    summary = import_release("video-features", tmp_path / "output", tmp_path / "s.zarr")
+    store = FeatureStore.open(tmp_path / "s.zarr")
+    assert store.ids() == ["my_trailer_1", "trailer2", "trailer3"] and summary.imported == 3
+    assert store.features() == ["vf_resnet", "vf_vggish"]
+    for key in ("resnet", "vggish"):
+        for stem, values in written[key].items():
+            np.testing.assert_array_equal(store.get(stem, f"vf_{key}").values, values)
+    for stem, stamps in written["timestamps_ms"].items():
+        spans = store.get(stem, "vf_resnet").spans
+        np.testing.assert_allclose(spans[:, 0], stamps / 1000.0)
+        np.testing.assert_allclose(spans[:, 1], stamps / 1000.0 + 0.04)
+    np.testing.assert_array_equal(store.get("trailer2", "vf_vggish").spans[:, 0], np.arange(5))
+    assert import_release("video-features", tmp_path / "output", tmp_path / "s.zarr").imported == 0
