@@ -3,6 +3,7 @@ must give back every vector, label, split and id; unsafe or damaged files are re
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 
@@ -249,3 +250,36 @@ def test_video_features_output_with_timestamps_and_pickles(tmp_path):
         np.testing.assert_allclose(spans[:, 1], stamps / 1000.0 + 0.04)
     np.testing.assert_array_equal(store.get("trailer2", "vf_vggish").spans[:, 0], np.arange(5))
     assert import_release("video-features", tmp_path / "output", tmp_path / "s.zarr").imported == 0
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_restricted_unpickler_rebuilds_arrays_tensors_and_scalars(protocol):
+    import torch
+
+    value = {
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "h": np.ones((2, 2), np.float16)[:, :1],  # not contiguous
+        "e": np.zeros((0, 768), np.float32),
+        "s": np.float32(1.5),
+        "t": torch.arange(4.0).reshape(2, 2),
+        "b": torch.zeros((0, 512)),
+        "list": [1, "x", (2.0, None)],
+    }
+    loaded = load_pickle(io.BytesIO(pickle.dumps(value, protocol=protocol)))
+    for key in ("a", "h", "e"):
+        np.testing.assert_array_equal(loaded[key], value[key])
+        assert loaded[key].dtype == value[key].dtype
+    assert loaded["s"] == value["s"] and loaded["s"].dtype == np.float32
+    assert torch.equal(loaded["t"], value["t"]) and loaded["b"].shape == (0, 512)
+    assert loaded["list"] == value["list"]
+
+
+def test_numpy1_spelling_is_read_and_object_arrays_are_refused(tmp_path):
+    data = pickle.dumps({"a": np.arange(3.0)}, protocol=2)
+    assert b"numpy._core.multiarray\n_reconstruct" in data
+    old = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # numpy 1 files
+    np.testing.assert_array_equal(load_pickle(io.BytesIO(old))["a"], np.arange(3.0))
+    path = tmp_path / "objects.pkl"
+    path.write_bytes(pickle.dumps(np.array([{"x": 1}], dtype=object)))
+    with pytest.raises(UnsafePickleError, match="object"):
+        load_pickle(path)
