@@ -11,6 +11,7 @@ Adding a format is adding a module here that registers a class in `IMPORTERS` (d
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,10 +46,17 @@ def import_release(
     source = Path(source)
     if not source.exists():
         raise ReleaseFormatError(f"{source} does not exist: give the release folder or file")
+    created = not isinstance(store, FeatureStore) and not Path(store).exists()
     if not isinstance(store, FeatureStore):
         store = FeatureStore.open_or_create(store)
     summary = ImportSummary(format=format, source=str(source), store=str(store.path))
-    importer.run(source, store, summary)
+    try:
+        importer.run(source, store, summary)
+    except BaseException:
+        store.refresh()
+        if created and len(store) == 0:  # refused before writing: leave no empty store behind
+            shutil.rmtree(store.path, ignore_errors=True)
+        raise
     return summary
 
 

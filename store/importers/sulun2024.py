@@ -167,27 +167,28 @@ class Sulun2024Importer:
         summary: ImportSummary,
         path: Path,
     ) -> Iterator[Sample]:
-        for tid in list(samples):
-            sample = samples.pop(tid)  # the store holds it from here: one copy in memory
+        for key in list(samples):
+            sample = samples.pop(key)  # the store holds it from here: one copy in memory
+            tid = _youtube_id(key)
             features: dict[str, np.ndarray | None] = {}
             for name, value in _features(sample, tid, path).items():
                 store_name = f"{self.prefix}_{name}"
                 rows = as_rows(value)
                 spec = specs.get(store_name)
                 if rows is not None and spec is not None and rows.shape[1] != spec.dim:
-                    summary.skip(f"{name} has dim {rows.shape[1]}, not {spec.dim}", str(tid))
+                    summary.skip(f"{name} has dim {rows.shape[1]}, not {spec.dim}", tid)
                     continue
                 features[store_name] = rows
             label = _label(sample, tid, len(names), path)
-            row = csv_rows.get(str(tid), {})
+            row = csv_rows.get(tid, {})
             if label is not None:
-                labels[str(tid)] = [names[i] for i in np.flatnonzero(label)]
+                labels[tid] = [names[i] for i in np.flatnonzero(label)]
             elif row.get("genres") is not None:
-                labels[str(tid)] = row["genres"]
+                labels[tid] = row["genres"]
             else:
-                summary.skip("no label in the pickle or the csv", str(tid))
+                summary.skip("no label in the pickle or the csv", tid)
             extra = {k: row[k] for k in ("imdb_id", "title") if row.get(k)}
-            yield Sample(str(tid), features, duration_s=row.get("duration"), extra=extra)
+            yield Sample(tid, features, duration_s=row.get("duration"), extra=extra)
 
     def _find(self, key: str, folder: Path, source: Path) -> Path | None:
         given = self.paths[key]
@@ -294,6 +295,16 @@ def _label(sample: dict[str, Any], tid: Any, classes: int, path: Path) -> np.nda
             f"{classes} genres"
         )
     return label
+
+
+def _youtube_id(key: Any) -> str:
+    """The sample key as a YouTube id: extract_features.py keys samples by `video_path.stem`,
+    but its label lookup uses `youtube_id + '.mkv'`; a key with the extension loses it here."""
+    text = str(key)
+    for extension in (".mkv", ".mp4", ".webm"):
+        if text.endswith(extension):
+            return text[: -len(extension)]
+    return text
 
 
 def _float(text: str | None) -> float | None:
