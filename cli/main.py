@@ -19,6 +19,7 @@ from cinefeat.store.console import setup_logging
 COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     ("cinefeat.store.cli", None, ()),
     ("cinefeat.store.publish_cli", None, ()),
+    ("cinefeat.store.import_cli", None, ()),
     ("cinefeat.fuse.cli", None, ()),
     ("cinefeat.fuse.zeroshot_cli", None, ()),
     ("cinefeat.extract.cli", "extract", ("av", "open_clip", "scenedetect")),

@@ -27,7 +27,8 @@ import cinefeat.extract.text.asr_backends
 import cinefeat.extract.text.encoders
 import cinefeat.extract.text.language
 import cinefeat.extract.text.ocr_backends
-import cinefeat.extract.text.spelling  # noqa: F401
+import cinefeat.extract.text.spelling
+import cinefeat.store.importers  # noqa: F401
 from cinefeat.extract.base import BatchExtractor
 from cinefeat.extract.samplers import SAMPLERS, Timeline
 from cinefeat.extract.scenes import SCENE_DETECTORS
@@ -156,6 +157,25 @@ def check_preset(registry: Registry, name: str) -> None:
     assert {k: getattr(built.config, k) for k in options} == options
 
 
+def check_importer(registry: Registry, name: str) -> None:
+    """Importers: built with their defaults; an empty folder is refused with an error naming it
+    before anything is written (each format's real files are in tests/store/test_importers.py)."""
+    import tempfile
+
+    from cinefeat.store import FeatureStore
+    from cinefeat.store.importers import ImportSummary, ReleaseFormatError
+
+    importer = registry.create(name)
+    assert importer.name == name
+    with tempfile.TemporaryDirectory() as folder:
+        empty = Path(folder) / "release"
+        empty.mkdir()
+        store = FeatureStore.create(Path(folder) / "store.zarr")
+        with pytest.raises(ReleaseFormatError, match="release"):
+            importer.run(empty, store, ImportSummary(name, str(empty), str(store.path)))
+        assert len(FeatureStore.open(store.path)) == 0
+
+
 CHECKS: dict[str, Callable[[Registry, str], None]] = {
     "feature": check_extractor,
     "sampler": check_sampler,
@@ -167,6 +187,7 @@ CHECKS: dict[str, Callable[[Registry, str], None]] = {
     "spelling backend": check_backend,
     "language-id backend": check_backend,
     "text-encoder backend": check_backend,
+    "importer": check_importer,
 }
 LIVE = {r.kind: r for r in registries()}
 assert LIVE["scene detector"] is SCENE_DETECTORS

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cinefeat.extract.base import LoadError
+from cinefeat.store.safe_pickle import PickleReadError, UnsafePickleError, numpy_globals, torch_load
 
 
 class CheckpointError(LoadError, ValueError):
@@ -68,40 +69,19 @@ def load_torch_checkpoint(path: str | Path, allow_numpy: bool = False) -> Any:
 
     `allow_numpy` also admits plain numpy arrays (some published files, e.g. torchvggish's PCA
     parameters, pickle numpy arrays); they are rebuilt by the restricted unpickler, not executed.
+    The loading itself lives in `cinefeat.store.safe_pickle` (importers read pickles too).
     """
     try:
-        if not allow_numpy:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError/RuntimeError for bad or unsafe files
+        return torch_load(path, allow_numpy=allow_numpy)
+    except (UnsafePickleError, PickleReadError) as error:
+        reason = error.__cause__ or error  # torch's own message names a refused global
         raise CheckpointError(
-            f"{path} could not be loaded as a plain PyTorch checkpoint ({error}); delete it and "
-            f"re-download the published file"
+            f"{path} could not be loaded as a plain PyTorch checkpoint ({reason}); "
+            "delete it and re-download the published file"
         ) from error
 
 
-def _numpy_globals() -> list[Any]:
-    """numpy arrays and dtypes, under numpy 2's module spelling *and* numpy 1's.
-
-    Files pickled before numpy 2 (torchvggish's PCA file, PANNs' training checkpoints with their
-    sampler state) name `numpy.core.multiarray._reconstruct`; numpy 2 moved it to `numpy._core`.
-    torch's restricted unpickler matches globals by name, so each is admitted under both names.
-    `bytes` too: an empty array pickled at protocol 2 (torch.save's default) rebuilds its empty
-    buffer with `builtins.bytes` (constructing bytes runs no code).
-    """
-    multiarray = getattr(np, "_core", np).multiarray
-    dtype_classes = [
-        type(np.dtype(name))
-        for name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
-                     "uint8", "uint16", "uint32", "uint64", "bool")
-    ]
-    globals_: list[Any] = [np.ndarray, np.dtype, bytes]
-    globals_ += dtype_classes
-    for package in ("numpy.core", "numpy._core"):
-        globals_.append((multiarray._reconstruct, f"{package}.multiarray._reconstruct"))
-        globals_.append((multiarray.scalar, f"{package}.multiarray.scalar"))
-    return globals_
+_numpy_globals = numpy_globals  # the name this module used to define it under
 
 
 def load_state(
