@@ -1,6 +1,7 @@
 """`cinefeat train | evaluate | tune | split` (mounted by cinefeat.cli.main).
 
-Choices come from the registries (`--head` from `HEADS`); every option maps to a field of
+Choices come from the registries (`--head` from `HEADS`, read on first use: importing this module
+must not import torch, or `cinefeat --help` pays for it); every option maps to a field of
 `TrainConfig`, `DataOptions` or the head's config dataclass (`--set KEY=VALUE`).
 """
 
@@ -8,15 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.heads import Head, HeadConfigError, head_choices
-from cinefeat.fuse.jsonout import json_text
+from cinefeat.store.cli_options import DeviceError, LazyChoice, device_option, resolve_device
+
+if TYPE_CHECKING:
+    from cinefeat.fuse.heads import Head
 
 DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
+
+
+def _head_choices() -> list[str]:
+    from cinefeat.fuse.heads import head_choices
+
+    return head_choices()
+
+
+def _device(name: str) -> str:
+    try:
+        return resolve_device(name)
+    except DeviceError as error:
+        raise click.BadParameter(str(error), param_hint="--device") from error
 
 
 def _open_store(path: str) -> Any:
@@ -127,9 +142,7 @@ def _data_options(function: Callable) -> Callable:
             help="Training-time cut of sequences longer than --max-len (recorded in the head); "
             "evaluate and predict always use every row.",
         ),
-        click.option(
-            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
-        ),
+        device_option,
         click.option("--seed", type=int, default=0, show_default=True),
         click.option(
             "--set",
@@ -181,12 +194,14 @@ def _pos_weight(text: str) -> float | str:
 
 
 def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
+    from cinefeat.fuse.jsonout import json_text
+
     click.echo(json_text(result) if as_json else text)
 
 
 @click.command("train")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
+@click.option("--head", "head_name", type=LazyChoice(_head_choices), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
@@ -195,6 +210,7 @@ def train_command(
     store_path: str, head_name: str, out_dir: str, resume: bool, as_json: bool, **kwargs: Any
 ) -> None:
     """Train a head on STORE features; the best epoch's head is saved in --out."""
+    from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split, train_head
 
     store = _open_store(store_path)
@@ -323,7 +339,7 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     show_default=True,
     help="Probability at which a label counts as predicted (P/R/F1); Fish et al. report 0.3.",
 )
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 @click.option("--json", "as_json", is_flag=True)
 def evaluate_command(
     store_path: str,
@@ -337,11 +353,13 @@ def evaluate_command(
     as_json: bool,
 ) -> None:
     """Evaluate trained heads on the test split: report.md, metrics.json, PNG plots."""
+    from cinefeat.fuse.heads import Head
     from cinefeat.fuse.late_fusion import fuse, pick_weight
     from cinefeat.fuse.metrics import evaluate
     from cinefeat.fuse.report import write_report, write_summary
     from cinefeat.fuse.train import predict_proba
 
+    device = _device(device)
     store = _open_store(store_path)
     if late_fusion and len(head_dirs) != 2:
         raise click.ClickException("--late-fusion needs exactly two --head folders")
@@ -412,7 +430,7 @@ def evaluate_command(
 
 @click.command("tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
+@click.option("--head", "head_name", type=LazyChoice(_head_choices), required=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
 @click.option(
     "--grid",
@@ -433,6 +451,7 @@ def tune_command(
     **kwargs: Any,
 ) -> None:
     """Grid search; the run with the best validation macro AP is copied to OUT/best."""
+    from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split
     from cinefeat.fuse.tune import parse_grid, run_grid
 
@@ -496,6 +515,8 @@ def split_command(
     Trailers whose extraction failed, labelled ids the store has no record of and (with
     --features) trailers without rows of those features are left out, and counted on stderr.
     """
+    import numpy as np
+
     from cinefeat.fuse import splits as S
     from cinefeat.fuse.runs import split_list
     from cinefeat.fuse.store_data import usable_ids

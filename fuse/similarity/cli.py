@@ -1,4 +1,8 @@
-"""`cinefeat embed | similar | suggest | similarity-tune` (gathered by fuse/zeroshot_cli.py)."""
+"""`cinefeat embed | similar | suggest | similarity-tune` (gathered by fuse/zeroshot_cli.py).
+
+Everything past click is imported inside the commands: `cinefeat --help` imports this module and
+must not pay for numpy or torch.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.jsonout import json_text
-from cinefeat.fuse.similarity.search import SimilarityError
-from cinefeat.fuse.similarity.suggest import DEFAULT_THRESHOLD, format_suggestions, suggest_labels
+from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+
+# = cinefeat.fuse.similarity.suggest.DEFAULT_THRESHOLD (a test keeps them equal); a literal so
+# that defining the option does not import numpy.
+SUGGEST_THRESHOLD = 0.30
 
 
 def open_store(path: str) -> Any:
@@ -56,11 +61,9 @@ def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | N
 
 
 def _device(device: str | None) -> str:
-    from cinefeat.fuse.device import resolve_device
-
     try:
-        return str(resolve_device(device))
-    except ValueError as error:
+        return resolve_device(device)
+    except DeviceError as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -69,9 +72,9 @@ def _device(device: str | None) -> str:
 @click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--name", default=None, help="Feature name to write (default: embed-<head folder>).")
 @click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
+@device_option
 def embed_command(
-    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str | None
+    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str
 ) -> None:
     """Write one embedding per trailer (the head's layer before its classifier) into STORE."""
     from cinefeat.fuse.similarity.finetune import embed_all
@@ -103,6 +106,8 @@ def similar_command(
     store_path: str, trailer_id: str, k: int, feature: str | None, as_json: bool
 ) -> None:
     """The K trailers most similar to ID (exact cosine search over one embedding per trailer)."""
+    from cinefeat.fuse.jsonout import json_text
+    from cinefeat.fuse.similarity.search import SimilarityError
     from cinefeat.fuse.similarity.store_io import load_index
 
     store = open_store(store_path)
@@ -122,14 +127,18 @@ def similar_command(
 @click.command("suggest")
 @click.argument("store_path", metavar="STORE")
 @click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True)
+@click.option("--threshold", type=float, default=SUGGEST_THRESHOLD, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--device", default=None)
+@device_option
 def suggest_command(
-    store_path: str, head_dir: str, threshold: float, as_json: bool, device: str | None
+    store_path: str, head_dir: str, threshold: float, as_json: bool, device: str
 ) -> None:
     """Labels the head predicts (p >= threshold) that a trailer's ground truth lacks (TSV)."""
+    import numpy as np
+
     from cinefeat.fuse.checkpoint import load_head
+    from cinefeat.fuse.jsonout import json_text
+    from cinefeat.fuse.similarity.suggest import format_suggestions, suggest_labels
     from cinefeat.fuse.train import predict_proba
 
     store = open_store(store_path)
@@ -166,7 +175,7 @@ def suggest_command(
 @click.option("--lr", type=float, default=1e-4, show_default=True)
 @click.option("--temperature", type=float, default=0.5, show_default=True)
 @click.option("--primary", type=click.Choice(["rarest", "most-frequent"]), default="rarest")
-@click.option("--device", default=None)
+@device_option
 def similarity_tune_command(
     store_path: str,
     head_dir: str,
@@ -176,10 +185,13 @@ def similarity_tune_command(
     lr: float,
     temperature: float,
     primary: str,
-    device: str | None,
+    device: str,
 ) -> None:
     """NT-Xent fine-tuning of a head's embedding on trailer halves; writes the head + a report."""
+    import numpy as np
+
     from cinefeat.fuse.checkpoint import load_head, save_head
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.similarity.finetune import (
         ContrastiveConfig,
         contrastive_finetune,

@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.similarity.cli import open_store
-from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+from cinefeat.store.cli_options import device_option
+
+if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (fast --help)
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 
 SPLIT_FILE = "zeroshot_split.json"
 
@@ -44,6 +45,8 @@ def _parse_max_len(text: str | None) -> dict[str, int]:
 
 
 def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+
     try:
         return LabelEmbeddings.load(path).select(names)
     except LabelEmbeddingError as error:
@@ -102,7 +105,7 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
-@click.option("--device", default=None)
+@device_option
 def zeroshot_train_command(
     store_path: str,
     features: str,
@@ -122,9 +125,10 @@ def zeroshot_train_command(
     preset: str | None,
     seed: int,
     compare: bool,
-    device: str | None,
+    device: str,
 ) -> None:
     """Train a zero-shot head with temporal attention on one rotation of the greedy label folds."""
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import save_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.folds import FoldError, greedy_label_folds, zero_shot_split
@@ -230,6 +234,9 @@ def zeroshot_eval_command(
     store_path: str, head_dirs: tuple[str, ...], embeddings_path: str | None, as_json: bool
 ) -> None:
     """Micro/macro F1, per-label AP on the unseen test labels, with the zero-rule baseline."""
+    import numpy as np
+
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
