@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from cinefeat.cli.demo import demo
-from cinefeat.extract.cli import precision_option
+from cinefeat.extract.cli import precision_option, resolve_extract_device
+from cinefeat.store.cli_options import device_option
 
 
 @click.command("predict")
@@ -28,7 +29,7 @@ from cinefeat.extract.cli import precision_option
     help='Zero-shot heads: label names to rank, e.g. "heist, space opera, coming-of-age".',
 )
 @click.option("--top", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option
 @precision_option
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -60,6 +61,7 @@ def predict(
     from cinefeat.cli.predict import load_recipe, predict_videos
     from cinefeat.store.console import progress
 
+    device = resolve_extract_device(device)
     label_names = None
     if labels is not None:
         from cinefeat.fuse.zeroshot.labels import split_label_names
@@ -127,7 +129,7 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
     show_default=True,
     help="Multi-word labels: mean of word embeddings (Dogan et al.) or the whole name.",
 )
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 def embed_labels_command(
     store_path: Path, out_file: Path, encoder: str, multiword: str, device: str
 ) -> None:
@@ -135,6 +137,7 @@ def embed_labels_command(
     from cinefeat.cli.label_embeddings import embed_labels
     from cinefeat.store import FeatureStore
 
+    device = resolve_extract_device(device)
     names, _ = FeatureStore.open(store_path, read_only=True).labels()
     if not names:
         raise click.ClickException(f"{store_path} has no labels: extract with --labels FILE")
