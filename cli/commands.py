@@ -28,10 +28,22 @@ from cinefeat.store.cli_options import device_option
     default=None,
     help='Zero-shot heads: label names to rank, e.g. "heist, space opera, coming-of-age".',
 )
-@click.option("--top", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--top",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Labels to print per video (--json prints them all).",
+)
 @device_option
 @precision_option
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Frames or clips per forward pass of the extractors.",
+)
 @click.option(
     "--explain",
     "explain_dir",
@@ -120,7 +132,13 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
 
 @click.command("embed-labels")
 @click.argument("store_path", metavar="STORE", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="safetensors file to write (for --label-embeddings).",
+)
 @click.option("--encoder", default="minilm", show_default=True, help="Text encoder (registry).")
 @click.option(
     "--multiword",

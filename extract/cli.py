@@ -88,7 +88,13 @@ def _detector_names() -> list[str]:
 )
 @device_option
 @precision_option
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Frames or clips per forward pass of each model.",
+)
 @click.option(
     "--workers",
     default="1",
@@ -97,7 +103,13 @@ def _detector_names() -> list[str]:
     help="Worker processes (local; each decodes, runs the models and writes its own part) or "
     "actors (ray); auto: one per usable core, fewer if memory would not hold them.",
 )
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: processes on this machine; ray: actors on a Ray cluster (needs [distributed]).",
+)
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
 @click.option(
     "--retry-failed",
@@ -112,7 +124,12 @@ def _detector_names() -> list[str]:
     help="Share of a stream's duration that may be lost to undecodable packets before the "
     "features that need that stream fail (the others are kept).",
 )
-@click.option("--limit", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Only the first N trailers by id (after --shard).",
+)
 @click.option("--shard", default=None, help="i/n: this machine's deterministic share.")
 @click.option(
     "--scene-detector",
@@ -135,7 +152,12 @@ def _detector_names() -> list[str]:
     help="vggish: store AudioSet's PCA + 8-bit quantised embedding instead of the raw one "
     "(same as --option vggish.postprocess=true).",
 )
-@click.option("--extensions", default="mp4,mkv,webm,avi,mov,m4v", show_default=True)
+@click.option(
+    "--extensions",
+    default="mp4,mkv,webm,avi,mov,m4v",
+    show_default=True,
+    help="Comma-separated file extensions that count as videos.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def extract(
     dataset_dir: Path,

@@ -30,7 +30,7 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 def list_command(as_json: bool) -> None:
     """Every known weights entry, whether it is cached, and whether its sha256 is pinned."""
     pretrained = _load_table()
@@ -129,8 +129,16 @@ def forget_command(name: str) -> None:
 @click.argument("name")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--like", default=None, help="Copy format/licence/preprocessing from this entry.")
-@click.option("--format", "fmt", default="local", show_default=True)
-@click.option("--licence", default="unknown", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    default="local",
+    show_default=True,
+    help="Weights format recorded for the entry (as in `cinefeat models list`).",
+)
+@click.option(
+    "--licence", default="unknown", show_default=True, help="Licence recorded for the entry."
+)
 def add_command(name: str, file: str, like: str | None, fmt: str, licence: str) -> None:
     """Register a local FILE (a fine-tune, a mirror) under NAME with its sha256."""
     pretrained = _load_table()

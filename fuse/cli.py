@@ -81,13 +81,27 @@ def _data_options(function: Callable) -> Callable:
             show_default=True,
             help="Standardise each feature with train-split statistics.",
         ),
-        click.option("--epochs", type=int, default=50, show_default=True),
-        click.option("--lr", type=float, default=1e-5, show_default=True),
-        click.option("--batch-size", type=int, default=32, show_default=True),
         click.option(
-            "--optimizer", type=click.Choice(["adam", "adamw"]), default="adam", show_default=True
+            "--epochs", type=int, default=50, show_default=True, help="Most epochs to train."
         ),
-        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--lr", type=float, default=1e-5, show_default=True, help="Learning rate."),
+        click.option(
+            "--batch-size", type=int, default=32, show_default=True, help="Trailers per batch."
+        ),
+        click.option(
+            "--optimizer",
+            type=click.Choice(["adam", "adamw"]),
+            default="adam",
+            show_default=True,
+            help="Optimiser of the head's weights.",
+        ),
+        click.option(
+            "--weight-decay",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="L2 penalty (decoupled for adamw).",
+        ),
         click.option("--amsgrad", is_flag=True, help="The AMSGrad variant of Adam/AdamW."),
         click.option(
             "--pos-weight",
@@ -143,7 +157,13 @@ def _data_options(function: Callable) -> Callable:
             "evaluate and predict always use every row.",
         ),
         device_option,
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of initialisation, shuffling and random crops.",
+        ),
         click.option(
             "--set",
             "head_sets",
@@ -201,8 +221,20 @@ def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
 
 @click.command("train")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=LazyChoice(_head_choices), required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--head",
+    "head_name",
+    type=LazyChoice(_head_choices),
+    required=True,
+    help="Head type (registry; docs/heads/).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for the trained head (and its checkpoints, for --resume).",
+)
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -324,9 +356,25 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     type=click.Path(exists=True),
     help="A trained head folder; repeat to report mean +- std over several runs.",
 )
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
-@click.option("--split", "split_name", default=None)
-@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder for report.md, metrics.json and the plots.",
+)
+@click.option(
+    "--split",
+    "split_name",
+    default=None,
+    help="Named split in the store (default: the one the head was trained on).",
+)
+@click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON {train,val,test} or CSV id,subset instead of a stored split.",
+)
 @click.option(
     "--late-fusion",
     is_flag=True,
@@ -340,7 +388,7 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     help="Probability at which a label counts as predicted (P/R/F1); Fish et al. report 0.3.",
 )
 @device_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate_command(
     store_path: str,
     head_dirs: tuple[str, ...],
@@ -430,8 +478,20 @@ def evaluate_command(
 
 @click.command("tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=LazyChoice(_head_choices), required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@click.option(
+    "--head",
+    "head_name",
+    type=LazyChoice(_head_choices),
+    required=True,
+    help="Head type (registry; docs/heads/).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Folder with one run per grid point, tune.json and best/.",
+)
 @click.option(
     "--grid",
     "grid_items",
@@ -441,7 +501,7 @@ def evaluate_command(
     help="A grid axis, e.g. --grid lr=1e-5,1e-4 --grid d_model=128,256.",
 )
 @_data_options
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the grid summary as JSON.")
 def tune_command(
     store_path: str,
     head_name: str,
@@ -476,11 +536,22 @@ def tune_command(
 
 @click.command("split")
 @click.argument("store_path", metavar="STORE")
-@click.option("--kind", type=click.Choice(["sorted-id", "stratified", "file"]), required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["sorted-id", "stratified", "file"]),
+    required=True,
+    help="sorted-id: 70/10/20 by id; stratified: iterative stratification per seed; file: "
+    "--split-file.",
+)
 @click.option("--name", default=None, help="Split name (default: derived from --kind).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Stratified: one split per seed.")
 @click.option("--folds", type=int, default=None, help="Stratified: k folds instead of 70/10/20.")
-@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="--kind file: JSON {train,val,test} or CSV id,subset.",
+)
 @click.option(
     "--top-labels", type=int, default=None, help="Stratify on the K most frequent labels."
 )
@@ -496,7 +567,7 @@ def tune_command(
     is_flag=True,
     help="With --features: keep trailers that have rows of at least one of them (gated, gmu).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the split sizes as JSON.")
 def split_command(
     store_path: str,
     kind: str,

@@ -69,9 +69,17 @@ def _device(device: str | None) -> str:
 
 @click.command("embed")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train`, `similarity-tune` or `zeroshot-train`.",
+)
 @click.option("--name", default=None, help="Feature name to write (default: embed-<head folder>).")
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option(
+    "--batch-size", type=int, default=256, show_default=True, help="Trailers per forward pass."
+)
 @device_option
 def embed_command(
     store_path: str, head_dir: str, name: str | None, batch_size: int, device: str
@@ -99,7 +107,7 @@ def embed_command(
 @click.command("similar")
 @click.argument("store_path", metavar="STORE")
 @click.argument("trailer_id", metavar="ID")
-@click.option("-k", "k", type=int, default=10, show_default=True)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Neighbours to list.")
 @click.option("--feature", default=None, help="Embedding feature (default: the one of `embed`).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def similar_command(
@@ -126,8 +134,20 @@ def similar_command(
 
 @click.command("suggest")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--threshold", type=float, default=SUGGEST_THRESHOLD, show_default=True)
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train` trained on this store's labels.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=SUGGEST_THRESHOLD,
+    show_default=True,
+    help="Probability from which a missing label is suggested.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @device_option
 def suggest_command(
@@ -168,13 +188,39 @@ def suggest_command(
 
 @click.command("similarity-tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--epochs", type=int, default=20, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True)
-@click.option("--temperature", type=float, default=0.5, show_default=True)
-@click.option("--primary", type=click.Choice(["rarest", "most-frequent"]), default="rarest")
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train` whose embedding is fine-tuned.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the tuned head, similarity_report.json and the 2-D maps.",
+)
+@click.option("--epochs", type=int, default=20, show_default=True, help="Passes over the trailers.")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Trailers per batch (each gives two views; the others are the negatives).",
+)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Learning rate.")
+@click.option(
+    "--temperature", type=float, default=0.5, show_default=True, help="NT-Xent temperature."
+)
+@click.option(
+    "--primary",
+    type=click.Choice(["rarest", "most-frequent"]),
+    default="rarest",
+    show_default=True,
+    help="Which of a trailer's labels colours it in the silhouette score and the 2-D map.",
+)
 @device_option
 def similarity_tune_command(
     store_path: str,

@@ -65,7 +65,13 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     type=click.Path(exists=True, dir_okay=False),
     help="safetensors file of LabelEmbeddings covering every label of the store.",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the head, its label folds and the store's label embeddings.",
+)
 @click.option(
     "--rotation",
     type=click.IntRange(0, 2),
@@ -73,18 +79,30 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     show_default=True,
     help="Which fold trains (the next validates, the one after tests).",
 )
-@click.option("--gamma", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Weight of the attention score against the uniform one (0: uniform only).",
+)
 @click.option(
     "--uniform",
     type=click.Choice(["mean", "sum"]),
     default=None,
     help="Default mean (preset: sum).",
 )
-@click.option("--joint-dim", type=int, default=128, show_default=True)
+@click.option(
+    "--joint-dim",
+    type=int,
+    default=128,
+    show_default=True,
+    help="Size of the space features and labels are projected into.",
+)
 @click.option("--hidden-dim", type=int, default=None, help="MLP projections (default linear).")
 @click.option("--max-len", default=None, help="FEATURE=INT,... (default: whisker of lengths).")
-@click.option("--epochs", type=int, default=40, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--epochs", type=int, default=40, show_default=True, help="Training epochs.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Trailers per batch.")
 @click.option(
     "--lr", type=float, default=None, help="Default 3e-3 (AdamW); preset dogan2022: 0.01."
 )
@@ -103,7 +121,9 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     default=None,
     help="The paper's configuration; explicit options override it.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of initialisation and shuffling."
+)
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
 @device_option
 def zeroshot_train_command(
@@ -229,7 +249,7 @@ def zeroshot_train_command(
     type=click.Path(exists=True, dir_okay=False),
     help="Default: the store label embeddings saved with the first head.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def zeroshot_eval_command(
     store_path: str, head_dirs: tuple[str, ...], embeddings_path: str | None, as_json: bool
 ) -> None:
