@@ -12,6 +12,7 @@ import click
 from cinefeat.cli.demo import demo
 from cinefeat.extract.cli import precision_option, resolve_extract_device
 from cinefeat.store.cli_options import device_option
+from cinefeat.store.errors import NO_LABELS
 
 
 @click.command("predict")
@@ -158,7 +159,7 @@ def embed_labels_command(
     device = resolve_extract_device(device)
     names, _ = FeatureStore.open(store_path, read_only=True).labels()
     if not names:
-        raise click.ClickException(f"{store_path} has no labels: extract with --labels FILE")
+        raise click.ClickException(f"{store_path}: {NO_LABELS}")
     embeddings = embed_labels(names, encoder, multiword, device)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     embeddings.save(out_file)

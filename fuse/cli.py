@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cinefeat.store.cli_options import DeviceError, LazyChoice, device_option, resolve_device
+from cinefeat.store.errors import NO_LABELS
 
 if TYPE_CHECKING:
     from cinefeat.fuse.heads import Head
@@ -595,7 +596,7 @@ def split_command(
     store = _open_store(store_path)
     label_names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels; add them before splitting")
+        raise click.ClickException(NO_LABELS)
     try:
         ids, left_out = usable_ids(store, sorted(labels), split_list(features), partial)
     except ValueError as error:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+from cinefeat.store.errors import NO_LABELS
 
 # = cinefeat.fuse.similarity.suggest.DEFAULT_THRESHOLD (a test keeps them equal); a literal so
 # that defining the option does not import numpy.
@@ -168,7 +169,7 @@ def suggest_command(
         raise click.ClickException(str(error)) from error
     names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+        raise click.ClickException(NO_LABELS)
     position = {n: i for i, n in enumerate(names)}
     unknown = [n for n in head.label_names if n not in position]
     if unknown:

@@ -16,6 +16,7 @@ import click
 
 from cinefeat.fuse.similarity.cli import open_store
 from cinefeat.store.cli_options import device_option
+from cinefeat.store.errors import NO_LABELS
 
 if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (fast --help)
     from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
@@ -164,7 +165,7 @@ def zeroshot_train_command(
     names = [f.strip() for f in features.split(",") if f.strip()]
     label_names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+        raise click.ClickException(NO_LABELS)
     embeddings = _load_embeddings(embeddings_path, label_names)
     lengths = _parse_max_len(max_len)
     ids = sorted(labels)
