@@ -35,6 +35,22 @@ def _device(name: str) -> str:
         raise click.BadParameter(str(error), param_hint="--device") from error
 
 
+# `--head NAME` of train and tune: a head type of the registry (evaluate's `--head` is a folder)
+_head_type_option = click.option(
+    "--head",
+    "head_name",
+    type=LazyChoice(_head_choices),
+    required=True,
+    help="Head type (registry; docs/heads/).",
+)
+
+
+def _out_option(help_text: str) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--out", "out_dir", type=click.Path(file_okay=False), required=True, help=help_text
+    )
+
+
 def _open_store(path: str) -> Any:
     from cinefeat.store import FeatureStore
 
@@ -222,20 +238,8 @@ def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
 
 @click.command("train")
 @click.argument("store_path", metavar="STORE")
-@click.option(
-    "--head",
-    "head_name",
-    type=LazyChoice(_head_choices),
-    required=True,
-    help="Head type (registry; docs/heads/).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Folder for the trained head (and its checkpoints, for --resume).",
-)
+@_head_type_option
+@_out_option("Folder for the trained head (and its checkpoints, for --resume).")
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -357,13 +361,7 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     type=click.Path(exists=True),
     help="A trained head folder; repeat to report mean +- std over several runs.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Folder for report.md, metrics.json and the plots.",
-)
+@_out_option("Folder for report.md, metrics.json and the plots.")
 @click.option(
     "--split",
     "split_name",
@@ -479,20 +477,8 @@ def evaluate_command(
 
 @click.command("tune")
 @click.argument("store_path", metavar="STORE")
-@click.option(
-    "--head",
-    "head_name",
-    type=LazyChoice(_head_choices),
-    required=True,
-    help="Head type (registry; docs/heads/).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Folder with one run per grid point, tune.json and best/.",
-)
+@_head_type_option
+@_out_option("Folder with one run per grid point, tune.json and best/.")
 @click.option(
     "--grid",
     "grid_items",
