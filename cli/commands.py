@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from cinefeat.cli.demo import demo
-from cinefeat.extract.cli import precision_option
+from cinefeat.extract.cli import precision_option, resolve_extract_device
+from cinefeat.store.cli_options import device_option
+from cinefeat.store.errors import NO_LABELS
 
 
 @click.command("predict")
@@ -27,10 +29,22 @@ from cinefeat.extract.cli import precision_option
     default=None,
     help='Zero-shot heads: label names to rank, e.g. "heist, space opera, coming-of-age".',
 )
-@click.option("--top", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--top",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Labels to print per video (--json prints them all).",
+)
+@device_option
 @precision_option
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Frames or clips per forward pass of the extractors.",
+)
 @click.option(
     "--explain",
     "explain_dir",
@@ -60,6 +74,7 @@ def predict(
     from cinefeat.cli.predict import load_recipe, predict_videos
     from cinefeat.store.console import progress
 
+    device = resolve_extract_device(device)
     label_names = None
     if labels is not None:
         from cinefeat.fuse.zeroshot.labels import split_label_names
@@ -118,7 +133,13 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
 
 @click.command("embed-labels")
 @click.argument("store_path", metavar="STORE", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="safetensors file to write (for --label-embeddings).",
+)
 @click.option("--encoder", default="minilm", show_default=True, help="Text encoder (registry).")
 @click.option(
     "--multiword",
@@ -127,7 +148,7 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
     show_default=True,
     help="Multi-word labels: mean of word embeddings (Dogan et al.) or the whole name.",
 )
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 def embed_labels_command(
     store_path: Path, out_file: Path, encoder: str, multiword: str, device: str
 ) -> None:
@@ -135,9 +156,10 @@ def embed_labels_command(
     from cinefeat.cli.label_embeddings import embed_labels
     from cinefeat.store import FeatureStore
 
+    device = resolve_extract_device(device)
     names, _ = FeatureStore.open(store_path, read_only=True).labels()
     if not names:
-        raise click.ClickException(f"{store_path} has no labels: extract with --labels FILE")
+        raise click.ClickException(f"{store_path}: {NO_LABELS}")
     embeddings = embed_labels(names, encoder, multiword, device)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     embeddings.save(out_file)

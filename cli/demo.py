@@ -26,6 +26,8 @@ from typing import Any
 
 import click
 
+from cinefeat.store.cli_options import device_option
+
 log = logging.getLogger(__name__)
 
 # (feature, averaged by the head) in the order tried; the weight-free colour histogram always runs
@@ -156,7 +158,7 @@ class Step:
     help="Folder for the dataset, store, head and report (reruns resume).",
 )
 @click.option("--offline", is_flag=True, help="Never download sample media; fail if absent.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option
 @click.pass_context
 def demo(ctx: click.Context, out_dir: Path, offline: bool, device: str) -> None:
     """Run the whole product on a small real dataset (under 10 minutes on 2 CPU cores).
@@ -166,6 +168,9 @@ def demo(ctx: click.Context, out_dir: Path, offline: bool, device: str) -> None:
     into 4 stratified folds, train a multi-transformer head per fold, evaluate (mean ± std over
     the folds), and predict on a held-out clip with --explain.
     """
+    from cinefeat.extract.cli import resolve_extract_device
+
+    device = resolve_extract_device(device)  # one answer for every step it runs
     # the demo uses the weights already here and downloads none (CLIP alone is 605 MB); each
     # model left out gets a notice with its download command
     with _environment(CINEFEAT_OFFLINE="1"):

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from cinefeat.extract.models_cli import models
+from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,15 @@ def _detector_names() -> list[str]:
     is_flag=True,
     help="Replace the store's labels with the --labels file instead of merging.",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@device_option
 @precision_option
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--batch-size",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Frames or clips per forward pass of each model.",
+)
 @click.option(
     "--workers",
     default="1",
@@ -96,7 +103,13 @@ def _detector_names() -> list[str]:
     help="Worker processes (local; each decodes, runs the models and writes its own part) or "
     "actors (ray); auto: one per usable core, fewer if memory would not hold them.",
 )
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: processes on this machine; ray: actors on a Ray cluster (needs [distributed]).",
+)
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
 @click.option(
     "--retry-failed",
@@ -111,7 +124,12 @@ def _detector_names() -> list[str]:
     help="Share of a stream's duration that may be lost to undecodable packets before the "
     "features that need that stream fail (the others are kept).",
 )
-@click.option("--limit", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Only the first N trailers by id (after --shard).",
+)
 @click.option("--shard", default=None, help="i/n: this machine's deterministic share.")
 @click.option(
     "--scene-detector",
@@ -134,7 +152,12 @@ def _detector_names() -> list[str]:
     help="vggish: store AudioSet's PCA + 8-bit quantised embedding instead of the raw one "
     "(same as --option vggish.postprocess=true).",
 )
-@click.option("--extensions", default="mp4,mkv,webm,avi,mov,m4v", show_default=True)
+@click.option(
+    "--extensions",
+    default="mp4,mkv,webm,avi,mov,m4v",
+    show_default=True,
+    help="Comma-separated file extensions that count as videos.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def extract(
     dataset_dir: Path,
@@ -185,7 +208,7 @@ def extract(
         raise click.BadParameter(
             f"choose from: {', '.join(sorted(SCENE_DETECTORS))}", param_hint="--scene-detector"
         )
-    _check_device(device)
+    device = resolve_extract_device(device)
     if replace_labels and labels is None:
         raise click.BadParameter("needs --labels FILE", param_hint="--replace-labels")
     if vggish_postprocess and "vggish" not in names:
@@ -321,17 +344,17 @@ def _open_store(path: Path) -> Any:
         raise click.ClickException(f"cannot open or create the store at {path}: {error}") from None
 
 
-def _check_device(device: str) -> None:
-    if device == "cpu":
-        return
-    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise click.BadParameter("use cpu, cuda or cuda:N", param_hint="--device")
-    import torch
-
-    if not torch.cuda.is_available():
-        raise click.ClickException(
-            f"--device {device}: no CUDA GPU is visible here; use --device cpu"
-        )
+def resolve_extract_device(device: str) -> str:
+    """`--device` as the extractors take it ("cpu", "cuda", "cuda:N"): `auto` and the CUDA check
+    are the shared resolver's (`store.cli_options`); extractors run on CPU or CUDA only."""
+    if device not in ("auto", "cpu", "cuda") and not (
+        device.startswith("cuda:") and device[5:].isdigit()
+    ):
+        raise click.BadParameter("use auto, cpu, cuda or cuda:N", param_hint="--device")
+    try:
+        return resolve_device(device)
+    except DeviceError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _report(summary: Any, total: int, as_json: bool) -> None:

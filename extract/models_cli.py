@@ -10,14 +10,18 @@ that follows a moving branch (`resolve/main`) changed a file.
 from __future__ import annotations
 
 import json
+from types import ModuleType
 
 import click
 
-from cinefeat.extract import pretrained
 
-
-def _load_table() -> None:
+def _load_table() -> ModuleType:
+    """`cinefeat.extract.pretrained` with every extractor's weights registered; imported here, not
+    at the top, because `cinefeat --help` imports this module and must stay fast."""
     import cinefeat.extract.extractors  # noqa: F401  (registers every extractor's weights)
+    from cinefeat.extract import pretrained
+
+    return pretrained
 
 
 @click.group("models")
@@ -26,10 +30,10 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 def list_command(as_json: bool) -> None:
     """Every known weights entry, whether it is cached, and whether its sha256 is pinned."""
-    _load_table()
+    pretrained = _load_table()
     rows = []
     for entry in pretrained.list_weights():
         remote = entry.main_file
@@ -71,7 +75,7 @@ def list_command(as_json: bool) -> None:
 @click.argument("names", nargs=-1, required=True)
 def download_command(names: tuple[str, ...]) -> None:
     """Fetch NAMES into the cache (run on a machine with internet; share CINEFEAT_CACHE)."""
-    _load_table()
+    pretrained = _load_table()
     for name in names:
         try:
             folder = pretrained.fetch_all(name, download=True)
@@ -83,7 +87,7 @@ def download_command(names: tuple[str, ...]) -> None:
 @models.command("verify")
 def verify_command() -> None:
     """Check every cached file against its checksum (records nothing); exit 1 if any differs."""
-    _load_table()
+    pretrained = _load_table()
     bad = 0
     for entry in pretrained.list_weights():
         for remote in entry.files:
@@ -98,7 +102,7 @@ def verify_command() -> None:
 @click.argument("name")
 def path_command(name: str) -> None:
     """Print the verified local path of NAME (its folder for multi-file entries; no download)."""
-    _load_table()
+    pretrained = _load_table()
     try:
         entry = pretrained.get_weights(name)
         if len(entry.files) > 1:
@@ -113,7 +117,7 @@ def path_command(name: str) -> None:
 @click.argument("name")
 def forget_command(name: str) -> None:
     """Drop NAME's first-use recorded hashes (after its publisher changed a file upstream)."""
-    _load_table()
+    pretrained = _load_table()
     try:
         dropped = pretrained.forget(name)
     except KeyError as error:
@@ -125,11 +129,19 @@ def forget_command(name: str) -> None:
 @click.argument("name")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--like", default=None, help="Copy format/licence/preprocessing from this entry.")
-@click.option("--format", "fmt", default="local", show_default=True)
-@click.option("--licence", default="unknown", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    default="local",
+    show_default=True,
+    help="Weights format recorded for the entry (as in `cinefeat models list`).",
+)
+@click.option(
+    "--licence", default="unknown", show_default=True, help="Licence recorded for the entry."
+)
 def add_command(name: str, file: str, like: str | None, fmt: str, licence: str) -> None:
     """Register a local FILE (a fine-tune, a mirror) under NAME with its sha256."""
-    _load_table()
+    pretrained = _load_table()
     try:
         entry = pretrained.add_local(name, file, format=fmt, licence=licence, like=like)
     except (KeyError, pretrained.WeightsError) as error:

@@ -1,6 +1,7 @@
 """`cinefeat train | evaluate | tune | split` (mounted by cinefeat.cli.main).
 
-Choices come from the registries (`--head` from `HEADS`); every option maps to a field of
+Choices come from the registries (`--head` from `HEADS`, read on first use: importing this module
+must not import torch, or `cinefeat --help` pays for it); every option maps to a field of
 `TrainConfig`, `DataOptions` or the head's config dataclass (`--set KEY=VALUE`).
 """
 
@@ -8,15 +9,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.heads import Head, HeadConfigError, head_choices
-from cinefeat.fuse.jsonout import json_text
+from cinefeat.store.cli_options import DeviceError, LazyChoice, device_option, resolve_device
+from cinefeat.store.errors import NO_LABELS
+
+if TYPE_CHECKING:
+    from cinefeat.fuse.heads import Head
 
 DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
+
+
+def _head_choices() -> list[str]:
+    from cinefeat.fuse.heads import head_choices
+
+    return head_choices()
+
+
+def _device(name: str) -> str:
+    try:
+        return resolve_device(name)
+    except DeviceError as error:
+        raise click.BadParameter(str(error), param_hint="--device") from error
+
+
+# `--head NAME` of train and tune: a head type of the registry (evaluate's `--head` is a folder)
+_head_type_option = click.option(
+    "--head",
+    "head_name",
+    type=LazyChoice(_head_choices),
+    required=True,
+    help="Head type (registry; docs/heads/).",
+)
+
+
+def _out_option(help_text: str) -> Callable[[Callable], Callable]:
+    return click.option(
+        "--out", "out_dir", type=click.Path(file_okay=False), required=True, help=help_text
+    )
 
 
 def _open_store(path: str) -> Any:
@@ -66,13 +98,27 @@ def _data_options(function: Callable) -> Callable:
             show_default=True,
             help="Standardise each feature with train-split statistics.",
         ),
-        click.option("--epochs", type=int, default=50, show_default=True),
-        click.option("--lr", type=float, default=1e-5, show_default=True),
-        click.option("--batch-size", type=int, default=32, show_default=True),
         click.option(
-            "--optimizer", type=click.Choice(["adam", "adamw"]), default="adam", show_default=True
+            "--epochs", type=int, default=50, show_default=True, help="Most epochs to train."
         ),
-        click.option("--weight-decay", type=float, default=0.0, show_default=True),
+        click.option("--lr", type=float, default=1e-5, show_default=True, help="Learning rate."),
+        click.option(
+            "--batch-size", type=int, default=32, show_default=True, help="Trailers per batch."
+        ),
+        click.option(
+            "--optimizer",
+            type=click.Choice(["adam", "adamw"]),
+            default="adam",
+            show_default=True,
+            help="Optimiser of the head's weights.",
+        ),
+        click.option(
+            "--weight-decay",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="L2 penalty (decoupled for adamw).",
+        ),
         click.option("--amsgrad", is_flag=True, help="The AMSGrad variant of Adam/AdamW."),
         click.option(
             "--pos-weight",
@@ -127,10 +173,14 @@ def _data_options(function: Callable) -> Callable:
             help="Training-time cut of sequences longer than --max-len (recorded in the head); "
             "evaluate and predict always use every row.",
         ),
+        device_option,
         click.option(
-            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of initialisation, shuffling and random crops.",
         ),
-        click.option("--seed", type=int, default=0, show_default=True),
         click.option(
             "--set",
             "head_sets",
@@ -181,13 +231,15 @@ def _pos_weight(text: str) -> float | str:
 
 
 def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
+    from cinefeat.fuse.jsonout import json_text
+
     click.echo(json_text(result) if as_json else text)
 
 
 @click.command("train")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@_head_type_option
+@_out_option("Folder for the trained head (and its checkpoints, for --resume).")
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -195,6 +247,7 @@ def train_command(
     store_path: str, head_name: str, out_dir: str, resume: bool, as_json: bool, **kwargs: Any
 ) -> None:
     """Train a head on STORE features; the best epoch's head is saved in --out."""
+    from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split, train_head
 
     store = _open_store(store_path)
@@ -308,9 +361,19 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     type=click.Path(exists=True),
     help="A trained head folder; repeat to report mean +- std over several runs.",
 )
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
-@click.option("--split", "split_name", default=None)
-@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@_out_option("Folder for report.md, metrics.json and the plots.")
+@click.option(
+    "--split",
+    "split_name",
+    default=None,
+    help="Named split in the store (default: the one the head was trained on).",
+)
+@click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON {train,val,test} or CSV id,subset instead of a stored split.",
+)
 @click.option(
     "--late-fusion",
     is_flag=True,
@@ -323,8 +386,8 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     show_default=True,
     help="Probability at which a label counts as predicted (P/R/F1); Fish et al. report 0.3.",
 )
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@device_option
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate_command(
     store_path: str,
     head_dirs: tuple[str, ...],
@@ -337,11 +400,13 @@ def evaluate_command(
     as_json: bool,
 ) -> None:
     """Evaluate trained heads on the test split: report.md, metrics.json, PNG plots."""
+    from cinefeat.fuse.heads import Head
     from cinefeat.fuse.late_fusion import fuse, pick_weight
     from cinefeat.fuse.metrics import evaluate
     from cinefeat.fuse.report import write_report, write_summary
     from cinefeat.fuse.train import predict_proba
 
+    device = _device(device)
     store = _open_store(store_path)
     if late_fusion and len(head_dirs) != 2:
         raise click.ClickException("--late-fusion needs exactly two --head folders")
@@ -412,8 +477,8 @@ def evaluate_command(
 
 @click.command("tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_name", type=click.Choice(head_choices()), required=True)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+@_head_type_option
+@_out_option("Folder with one run per grid point, tune.json and best/.")
 @click.option(
     "--grid",
     "grid_items",
@@ -423,7 +488,7 @@ def evaluate_command(
     help="A grid axis, e.g. --grid lr=1e-5,1e-4 --grid d_model=128,256.",
 )
 @_data_options
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the grid summary as JSON.")
 def tune_command(
     store_path: str,
     head_name: str,
@@ -433,6 +498,7 @@ def tune_command(
     **kwargs: Any,
 ) -> None:
     """Grid search; the run with the best validation macro AP is copied to OUT/best."""
+    from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split
     from cinefeat.fuse.tune import parse_grid, run_grid
 
@@ -457,11 +523,22 @@ def tune_command(
 
 @click.command("split")
 @click.argument("store_path", metavar="STORE")
-@click.option("--kind", type=click.Choice(["sorted-id", "stratified", "file"]), required=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["sorted-id", "stratified", "file"]),
+    required=True,
+    help="sorted-id: 70/10/20 by id; stratified: iterative stratification per seed; file: "
+    "--split-file.",
+)
 @click.option("--name", default=None, help="Split name (default: derived from --kind).")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Stratified: one split per seed.")
 @click.option("--folds", type=int, default=None, help="Stratified: k folds instead of 70/10/20.")
-@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option(
+    "--split-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="--kind file: JSON {train,val,test} or CSV id,subset.",
+)
 @click.option(
     "--top-labels", type=int, default=None, help="Stratify on the K most frequent labels."
 )
@@ -477,7 +554,7 @@ def tune_command(
     is_flag=True,
     help="With --features: keep trailers that have rows of at least one of them (gated, gmu).",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the split sizes as JSON.")
 def split_command(
     store_path: str,
     kind: str,
@@ -496,6 +573,8 @@ def split_command(
     Trailers whose extraction failed, labelled ids the store has no record of and (with
     --features) trailers without rows of those features are left out, and counted on stderr.
     """
+    import numpy as np
+
     from cinefeat.fuse import splits as S
     from cinefeat.fuse.runs import split_list
     from cinefeat.fuse.store_data import usable_ids
@@ -503,7 +582,7 @@ def split_command(
     store = _open_store(store_path)
     label_names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels; add them before splitting")
+        raise click.ClickException(NO_LABELS)
     try:
         ids, left_out = usable_ids(store, sorted(labels), split_list(features), partial)
     except ValueError as error:

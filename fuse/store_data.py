@@ -18,6 +18,7 @@ import numpy as np
 from cinefeat.fuse.data import DataError, PaddedFeatures
 from cinefeat.fuse.heads import FeatureSpec, Head
 from cinefeat.fuse.splits import SUBSETS, Split, duration_inliers, read_split_file, top_labels
+from cinefeat.store.errors import NO_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def select(
     require_features(store, features)
     label_names, labels = store.labels()
     if not label_names:
-        raise DataError("the store has no labels: add them with `cinefeat store labels ...`")
+        raise DataError(NO_LABELS)
     name = None
     if split_file:
         split = read_split_file(split_file)

@@ -161,7 +161,12 @@ def export_hdf5_command(path: Path, out: Path) -> None:
 @store_group.command(name="import-hdf5")
 @click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.argument("path", type=STORE)
-@click.option("--rows-per-shard", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--rows-per-shard",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pack chunks into shard files of about this many rows (few files for big stores).",
+)
 @_user_errors
 def import_hdf5_command(source: Path, path: Path, rows_per_shard: int | None) -> None:
     """Build a new store at PATH from an HDF5 file written by export-hdf5."""

@@ -41,3 +41,12 @@ class Hdf5FormatError(StoreError):
 class StoreIntegrityError(StoreFormatError):
     """Committed data does not match what its commit recorded (a digest, the offsets, a dtype):
     the message names the part, feature and trailer; never returned as rows."""
+
+
+# What every command that needs labels says when a store has none. Labels enter a store through
+# `cinefeat extract --labels` (merged into those already there); a rerun on an extracted dataset
+# skips the trailers already written, so it only adds the labels.
+NO_LABELS = (
+    "the store has no labels: add them with `cinefeat extract DATASET --store STORE "
+    "--features SAME_FEATURES --labels FILE` (trailers already extracted are not extracted again)"
+)

@@ -1,4 +1,8 @@
-"""`cinefeat embed | similar | suggest | similarity-tune` (gathered by fuse/zeroshot_cli.py)."""
+"""`cinefeat embed | similar | suggest | similarity-tune` (gathered by fuse/zeroshot_cli.py).
+
+Everything past click is imported inside the commands: `cinefeat --help` imports this module and
+must not pay for numpy or torch.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.jsonout import json_text
-from cinefeat.fuse.similarity.search import SimilarityError
-from cinefeat.fuse.similarity.suggest import DEFAULT_THRESHOLD, format_suggestions, suggest_labels
+from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+from cinefeat.store.errors import NO_LABELS
+
+# = cinefeat.fuse.similarity.suggest.DEFAULT_THRESHOLD (a test keeps them equal); a literal so
+# that defining the option does not import numpy.
+SUGGEST_THRESHOLD = 0.30
 
 
 def open_store(path: str) -> Any:
@@ -56,22 +62,28 @@ def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | N
 
 
 def _device(device: str | None) -> str:
-    from cinefeat.fuse.device import resolve_device
-
     try:
-        return str(resolve_device(device))
-    except ValueError as error:
+        return resolve_device(device)
+    except DeviceError as error:
         raise click.ClickException(str(error)) from error
 
 
 @click.command("embed")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train`, `similarity-tune` or `zeroshot-train`.",
+)
 @click.option("--name", default=None, help="Feature name to write (default: embed-<head folder>).")
-@click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if available).")
+@click.option(
+    "--batch-size", type=int, default=256, show_default=True, help="Trailers per forward pass."
+)
+@device_option
 def embed_command(
-    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str | None
+    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str
 ) -> None:
     """Write one embedding per trailer (the head's layer before its classifier) into STORE."""
     from cinefeat.fuse.similarity.finetune import embed_all
@@ -96,13 +108,15 @@ def embed_command(
 @click.command("similar")
 @click.argument("store_path", metavar="STORE")
 @click.argument("trailer_id", metavar="ID")
-@click.option("-k", "k", type=int, default=10, show_default=True)
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Neighbours to list.")
 @click.option("--feature", default=None, help="Embedding feature (default: the one of `embed`).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def similar_command(
     store_path: str, trailer_id: str, k: int, feature: str | None, as_json: bool
 ) -> None:
     """The K trailers most similar to ID (exact cosine search over one embedding per trailer)."""
+    from cinefeat.fuse.jsonout import json_text
+    from cinefeat.fuse.similarity.search import SimilarityError
     from cinefeat.fuse.similarity.store_io import load_index
 
     store = open_store(store_path)
@@ -121,15 +135,31 @@ def similar_command(
 
 @click.command("suggest")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--threshold", type=float, default=DEFAULT_THRESHOLD, show_default=True)
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train` trained on this store's labels.",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=SUGGEST_THRESHOLD,
+    show_default=True,
+    help="Probability from which a missing label is suggested.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--device", default=None)
+@device_option
 def suggest_command(
-    store_path: str, head_dir: str, threshold: float, as_json: bool, device: str | None
+    store_path: str, head_dir: str, threshold: float, as_json: bool, device: str
 ) -> None:
     """Labels the head predicts (p >= threshold) that a trailer's ground truth lacks (TSV)."""
+    import numpy as np
+
     from cinefeat.fuse.checkpoint import load_head
+    from cinefeat.fuse.jsonout import json_text
+    from cinefeat.fuse.similarity.suggest import format_suggestions, suggest_labels
     from cinefeat.fuse.train import predict_proba
 
     store = open_store(store_path)
@@ -139,7 +169,7 @@ def suggest_command(
         raise click.ClickException(str(error)) from error
     names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+        raise click.ClickException(NO_LABELS)
     position = {n: i for i, n in enumerate(names)}
     unknown = [n for n in head.label_names if n not in position]
     if unknown:
@@ -159,14 +189,40 @@ def suggest_command(
 
 @click.command("similarity-tune")
 @click.argument("store_path", metavar="STORE")
-@click.option("--head", "head_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--epochs", type=int, default=20, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True)
-@click.option("--temperature", type=float, default=0.5, show_default=True)
-@click.option("--primary", type=click.Choice(["rarest", "most-frequent"]), default="rarest")
-@click.option("--device", default=None)
+@click.option(
+    "--head",
+    "head_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of a head from `cinefeat train` whose embedding is fine-tuned.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the tuned head, similarity_report.json and the 2-D maps.",
+)
+@click.option("--epochs", type=int, default=20, show_default=True, help="Passes over the trailers.")
+@click.option(
+    "--batch-size",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Trailers per batch (each gives two views; the others are the negatives).",
+)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="Learning rate.")
+@click.option(
+    "--temperature", type=float, default=0.5, show_default=True, help="NT-Xent temperature."
+)
+@click.option(
+    "--primary",
+    type=click.Choice(["rarest", "most-frequent"]),
+    default="rarest",
+    show_default=True,
+    help="Which of a trailer's labels colours it in the silhouette score and the 2-D map.",
+)
+@device_option
 def similarity_tune_command(
     store_path: str,
     head_dir: str,
@@ -176,10 +232,13 @@ def similarity_tune_command(
     lr: float,
     temperature: float,
     primary: str,
-    device: str | None,
+    device: str,
 ) -> None:
     """NT-Xent fine-tuning of a head's embedding on trailer halves; writes the head + a report."""
+    import numpy as np
+
     from cinefeat.fuse.checkpoint import load_head, save_head
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.similarity.finetune import (
         ContrastiveConfig,
         contrastive_finetune,

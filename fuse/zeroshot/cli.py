@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.similarity.cli import open_store
-from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+from cinefeat.store.cli_options import device_option
+from cinefeat.store.errors import NO_LABELS
+
+if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (fast --help)
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 
 SPLIT_FILE = "zeroshot_split.json"
 
@@ -44,6 +46,8 @@ def _parse_max_len(text: str | None) -> dict[str, int]:
 
 
 def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+
     try:
         return LabelEmbeddings.load(path).select(names)
     except LabelEmbeddingError as error:
@@ -62,7 +66,13 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     type=click.Path(exists=True, dir_okay=False),
     help="safetensors file of LabelEmbeddings covering every label of the store.",
 )
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the head, its label folds and the store's label embeddings.",
+)
 @click.option(
     "--rotation",
     type=click.IntRange(0, 2),
@@ -70,18 +80,30 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     show_default=True,
     help="Which fold trains (the next validates, the one after tests).",
 )
-@click.option("--gamma", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--gamma",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Weight of the attention score against the uniform one (0: uniform only).",
+)
 @click.option(
     "--uniform",
     type=click.Choice(["mean", "sum"]),
     default=None,
     help="Default mean (preset: sum).",
 )
-@click.option("--joint-dim", type=int, default=128, show_default=True)
+@click.option(
+    "--joint-dim",
+    type=int,
+    default=128,
+    show_default=True,
+    help="Size of the space features and labels are projected into.",
+)
 @click.option("--hidden-dim", type=int, default=None, help="MLP projections (default linear).")
 @click.option("--max-len", default=None, help="FEATURE=INT,... (default: whisker of lengths).")
-@click.option("--epochs", type=int, default=40, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--epochs", type=int, default=40, show_default=True, help="Training epochs.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Trailers per batch.")
 @click.option(
     "--lr", type=float, default=None, help="Default 3e-3 (AdamW); preset dogan2022: 0.01."
 )
@@ -100,9 +122,11 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     default=None,
     help="The paper's configuration; explicit options override it.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of initialisation and shuffling."
+)
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
-@click.option("--device", default=None)
+@device_option
 def zeroshot_train_command(
     store_path: str,
     features: str,
@@ -122,9 +146,10 @@ def zeroshot_train_command(
     preset: str | None,
     seed: int,
     compare: bool,
-    device: str | None,
+    device: str,
 ) -> None:
     """Train a zero-shot head with temporal attention on one rotation of the greedy label folds."""
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import save_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.folds import FoldError, greedy_label_folds, zero_shot_split
@@ -140,7 +165,7 @@ def zeroshot_train_command(
     names = [f.strip() for f in features.split(",") if f.strip()]
     label_names, labels = store.labels()
     if not labels:
-        raise click.ClickException("the store has no labels: add them with `cinefeat store labels`")
+        raise click.ClickException(NO_LABELS)
     embeddings = _load_embeddings(embeddings_path, label_names)
     lengths = _parse_max_len(max_len)
     ids = sorted(labels)
@@ -225,11 +250,14 @@ def zeroshot_train_command(
     type=click.Path(exists=True, dir_okay=False),
     help="Default: the store label embeddings saved with the first head.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def zeroshot_eval_command(
     store_path: str, head_dirs: tuple[str, ...], embeddings_path: str | None, as_json: bool
 ) -> None:
     """Micro/macro F1, per-label AP on the unseen test labels, with the zero-rule baseline."""
+    import numpy as np
+
+    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
