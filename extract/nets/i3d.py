@@ -110,10 +110,12 @@ N_KINETICS = 400
 class InceptionI3d(nn.Module):
     embedding_dim = 1024
 
-    def __init__(self, n_classes: int = N_KINETICS) -> None:
+    def __init__(self, n_classes: int = N_KINETICS, in_channels: int = 3) -> None:
+        """`in_channels` 3 for the RGB stream, 2 for the flow stream (x and y flow)."""
         super().__init__()
+        self.in_channels = in_channels
         layers: list[tuple[str, nn.Module]] = [
-            ("Conv3d_1a_7x7", Unit3D(3, 64, 7, 2)),
+            ("Conv3d_1a_7x7", Unit3D(in_channels, 64, 7, 2)),
             ("MaxPool3d_2a_3x3", MaxPool3dSame((1, 3, 3), (1, 2, 2))),
             ("Conv3d_2b_1x1", Unit3D(64, 64)),
             ("Conv3d_2c_3x3", Unit3D(64, 192, 3)),
@@ -132,10 +134,11 @@ class InceptionI3d(nn.Module):
         self.logits = Unit3D(1024, n_classes, batch_norm=False, activation=False, bias=True)
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, H, W) in [-1, 1] -> (B, 1024) clip embedding."""
-        if clips.ndim != 5 or clips.shape[1] != 3:
+        """(B, C, T, H, W) in [-1, 1] -> (B, 1024) clip embedding (C: 3 RGB, 2 flow)."""
+        if clips.ndim != 5 or clips.shape[1] != self.in_channels:
             raise ValueError(
-                f"I3D takes (batch, 3, frames, height, width), got {tuple(clips.shape)}"
+                f"I3D takes (batch, {self.in_channels}, frames, height, width), got "
+                f"{tuple(clips.shape)}"
             )
         x = clips
         for name in self.order:
