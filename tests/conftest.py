@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs(request: pytest.FixtureRequest):
+    """Fail any test that logs an ERROR it did not announce (PySceneDetect's conftest does the
+    same): an error log is a bug or an expected failure, and the test must say which with
+    `@pytest.mark.expect_error_log`."""
+    handler = _ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield
+    root.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("expect_error_log") is None:
+        lines = [f"{r.name}: {r.getMessage()[:200]}" for r in handler.records[:5]]
+        pytest.fail("logged at ERROR without @pytest.mark.expect_error_log:\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="session")
