@@ -235,6 +235,15 @@ def _verify(
     )  # fmt: skip
 
 
+def downloaded_file(folder: str | Path, name: str) -> dict[str, Any] | None:
+    """What `download_release` recorded of file `name` in `folder` (url, size, md5, sha256),
+    or None: an importer's provenance names the very bytes fetched."""
+    path = Path(folder) / LEDGER
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("files", {}).get(name)
+
+
 def _read_ledger(dest: Path, release: Release) -> dict[str, Any]:
     path = dest / LEDGER
     if not path.is_file():

@@ -187,6 +187,11 @@ def test_trailers12k_archives_are_verified_unpacked_and_imported(tmp_path, serve
     for rep, arrays in release["values"].items():
         for mid, array in arrays.items():
             np.testing.assert_array_equal(store.get(mid, f"trailers12k_{rep}").values, array)
+        archive = next(f for f in files if f["name"] == f"trailers_{rep}.zarr.tar.gz")
+        provenance = store.provenance(f"trailers12k_{rep}")
+        assert (provenance["archive_md5"], provenance["archive_url"]) == (
+            archive["md5"], archive["url"]
+        )  # fmt: skip
     before = len(server.requests)
     again = R.download_release("trailers12k", data, progress=False)
     assert len(server.requests) == before and len(again.present) == len(files)
