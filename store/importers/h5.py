@@ -27,6 +27,7 @@ import numpy as np
 
 from cinefeat.store import layout as L
 from cinefeat.store.feature_store import FeatureStore
+from cinefeat.store.hdf5 import HDF5_FORMAT
 from cinefeat.store.importers import IMPORTERS
 from cinefeat.store.importers._common import (
     STEP_SPANS,
@@ -71,6 +72,11 @@ class H5Importer:
         except OSError as error:
             raise ReleaseFormatError(f"{path} is not a readable HDF5 file ({error})") from error
         with h5:
+            if _text(h5.attrs.get("format", "")) == HDF5_FORMAT:
+                raise ReleaseFormatError(
+                    f"{path} is a cinefeat store export: read it back with `cinefeat store "
+                    "import-hdf5`, which keeps its records, spans and provenance"
+                )
             ids = _strings(h5, "ids", path) if "ids" in h5 else None
             if ids is not None and len(set(ids)) != len(ids):
                 twice = sorted(t for t, n in Counter(ids).items() if n > 1)[:5]

@@ -109,3 +109,11 @@ def test_a_string_dataset_and_a_non_hdf5_file_are_clear_errors(tmp_path):
     (tmp_path / "g.h5").write_bytes(b"not hdf5 at all")
     with pytest.raises(ReleaseFormatError, match=r"g\.h5 is not a readable HDF5"):
         import_release("h5", tmp_path / "g.h5", tmp_path / "o.zarr")
+
+
+def test_a_cinefeat_export_points_to_import_hdf5(tmp_path):
+    with h5py.File(tmp_path / "export.h5", "w") as h5:
+        h5.attrs["format"] = "cinefeat-store-hdf5"  # store/hdf5.py HDF5_FORMAT
+        h5.create_group("features")
+    with pytest.raises(ReleaseFormatError, match="cinefeat store import-hdf5"):
+        import_release("h5", tmp_path / "export.h5", tmp_path / "o.zarr")

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,22 @@ def test_the_published_table_is_well_formed():
             assert f.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", f.sha256)
     with pytest.raises(R.ReleaseDownloadError, match="known"):
         R.get_release("mmx-trailer-20")
+
+
+def test_a_zip_unpacks_and_a_zip_slip_is_refused(tmp_path):
+    good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
+    with zipfile.ZipFile(good, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("rep.zarr/.zgroup", '{"zarr_format": 2}')
+        z.writestr("rep.zarr/m1/0.0", b"\x00" * 64)
+    (tmp_path / "out").mkdir()
+    assert R.unpack(good, tmp_path / "out") == ["rep.zarr"]
+    assert (tmp_path / "out" / "rep.zarr" / "m1" / "0.0").read_bytes() == b"\x00" * 64
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("rep2.zarr/.zgroup", "{}")
+        z.writestr("../escaped", b"x")
+    with pytest.raises(UnsafeArchive, match="zip-slip"):
+        R.unpack(bad, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["rep.zarr"]
+    assert not (tmp_path / "escaped").exists()
+    with pytest.raises(UnsafeArchive, match="bomb"):
+        R.unpack(good, tmp_path / "out", max_bytes=10)
