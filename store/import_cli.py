@@ -63,7 +63,7 @@ def import_command(
 
     Formats: movienet-sulun2024 (Sulun et al. 2024 features.pkl), trailers12k (DIViTA csv +
     zarr groups), video-features (v-iashin/video_features outputs), npy-dir (one .npy per
-    trailer). Labels and the release's splits are stored
+    trailer), h5 (one HDF5 file). Labels and the release's splits are stored
     too; rerunning skips what is already there. Example:
     `cinefeat import movienet-sulun2024 data/ --store mn.zarr`, or with the download:
     `cinefeat import movienet-sulun2024 --download data/ --store mn.zarr`.
@@ -78,8 +78,12 @@ def import_command(
             for option in entry.options:
                 click.echo(f"    -o {option.name}=<{option.type}> (default {option.default!r})")
             if entry.name in known:
-                names = ", ".join(f.name for f in known[entry.name].files)
+                files = known[entry.name].files
+                names = ", ".join(f.name for f in files if f.default)
                 click.echo(f"    --download DIR: {known[entry.name].record} ({names})")
+                others = ", ".join(f.name for f in files if not f.default)
+                if others:
+                    click.echo(f"    --file NAME: {others}")
         return
     if format is not None and download_dir is not None:
         if source is not None:
