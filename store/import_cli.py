@@ -2,6 +2,10 @@
 
 The formats are the entries of `cinefeat.store.importers.IMPORTERS` (docs/importing.md);
 `--option key=value` passes an importer's options (`cinefeat import --list` shows them).
+`--download DIR` first fetches the release by name (`store/importers/releases.json`) into DIR and
+imports from there: an option of `import` rather than a `fetch`-like command of its own, because
+the release names are the import formats and the download exists only to be imported (`cinefeat
+fetch` is for cinefeat's own archives, which open as stores without an import).
 """
 
 from __future__ import annotations
@@ -24,6 +28,23 @@ from cinefeat.store.registry import Option
 @click.option(
     "-o", "--option", "options", multiple=True, metavar="KEY=VALUE", help="An importer option."
 )
+@click.option(
+    "--download",
+    "download_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Download the release FORMAT names into this folder (resuming, verified), then import "
+    "from it; without --store, only download.",
+)
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    metavar="NAME",
+    help="With --download: fetch this file of the release (repeat; default: what import reads).",
+)
+@click.option(
+    "--keep-archives", is_flag=True, help="With --download: keep .tar.gz after unpacking."
+)
 @click.option("--list", "list_formats", is_flag=True, help="List the formats and their options.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_user_errors
@@ -32,6 +53,9 @@ def import_command(
     source: Path | None,
     out: Path | None,
     options: tuple[str, ...],
+    download_dir: Path | None,
+    files: tuple[str, ...],
+    keep_archives: bool,
     list_formats: bool,
     as_json: bool,
 ) -> None:
@@ -39,20 +63,41 @@ def import_command(
 
     Formats: movienet-sulun2024 (Sulun et al. 2024 features.pkl), trailers12k (DIViTA csv +
     zarr groups), video-features (v-iashin/video_features outputs), npy-dir (one .npy per
-    trailer). Labels and the release's splits are stored
+    trailer), h5 (one HDF5 file). Labels and the release's splits are stored
     too; rerunning skips what is already there. Example:
-    `cinefeat import movienet-sulun2024 data/ --store mn.zarr`.
+    `cinefeat import movienet-sulun2024 data/ --store mn.zarr`, or with the download:
+    `cinefeat import movienet-sulun2024 --download data/ --store mn.zarr`.
     """
     from cinefeat.store.importers import IMPORTERS, import_release
+    from cinefeat.store.importers.releases import download_release, releases
 
     if list_formats:
+        known = releases()
         for entry in IMPORTERS.list():
             click.echo(f"{entry.name}: {entry.description}")
             for option in entry.options:
                 click.echo(f"    -o {option.name}=<{option.type}> (default {option.default!r})")
+            if entry.name in known:
+                files = known[entry.name].files
+                names = ", ".join(f.name for f in files if f.default)
+                click.echo(f"    --download DIR: {known[entry.name].record} ({names})")
+                others = ", ".join(f.name for f in files if not f.default)
+                if others:
+                    click.echo(f"    --file NAME: {others}")
         return
+    if format is not None and download_dir is not None:
+        if source is not None:
+            raise click.UsageError("give SOURCE or --download DIR, not both")
+        parse_options(IMPORTERS.options(format), options)  # bad options fail before downloading
+        report = download_release(format, download_dir, files=files, keep_archives=keep_archives)
+        click.echo(report.format_text(), err=out is not None and as_json)
+        if out is None:
+            return
+        source = download_dir
     if format is None or source is None or out is None:
-        raise click.UsageError("give FORMAT, SOURCE and --store OUT (or --list)")
+        raise click.UsageError(
+            "give FORMAT, SOURCE (or --download DIR) and --store OUT (or --list)"
+        )
     parsed = parse_options(IMPORTERS.options(format), options)
     summary = import_release(format, source, out, **parsed)
     click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.format_text())

@@ -31,12 +31,15 @@ from cinefeat.store.importers._common import (
     store_labels,
     write_samples,
 )
+from cinefeat.store.importers.releases import downloaded_file
 
 RELEASE = "Trailers12k, Montalvo-Lezama et al. (DIViTA)"
 SITE = "https://richardtml.github.io/trailers12k/"
 CSV_NAMES = ("trailers12k_mgtc.csv", "mgtc.csv", "mtgc.csv")
 SUBSETS = {0: "train", 1: "val", 2: "test"}
-# The published archives and their md5 (richardtml/DIViTA, files.py).
+# The archives and md5s of the first richardtml/DIViTA files.py (cloud.xibalba.com.mx); its
+# current one points at Zenodo record 5716410 with other md5s (releases.json), and a folder
+# filled by `--download` records the md5 and sha256 of the very archive fetched.
 ARCHIVE_MD5 = {
     "i_shufflenet_fpc24": "4a7ae9a15ae35f38e29404be46543aa1",
     "k_shufflenet_fps24_fpc24": "5f2ebf7547d67b7184c22e6a4f263300",
@@ -214,6 +217,12 @@ def _spec(name: str, rep: str, path: Path, group: zarr.Group) -> FeatureSpec:
         "file_sha256_covers": "the group's root metadata (.zgroup, .zattrs); rows have digests",
         "archive": f"{rep}.zarr.tar.gz",
         "archive_md5": ARCHIVE_MD5.get(rep.removeprefix("trailers_")),
+    }
+    fetched = downloaded_file(path.parent, f"{rep}.zarr.tar.gz")
+    if fetched:  # `--download` fetched and verified it: say exactly which bytes
+        provenance.update(archive_md5=fetched["md5"], archive_sha256=fetched["sha256"],
+                          archive_url=fetched["url"])  # fmt: skip
+    provenance |= {
         "release_feature": rep,
         "model": f"{backbone[0]} pretrained on {backbone[1]}" if backbone else "not stated",
         "sampling": {"rows": "clips in order (fpc: frames per clip)", "spans": STEP_SPANS},
