@@ -20,6 +20,7 @@ import click
 
 from cinefeat.extract.models_cli import models
 from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+from cinefeat.store.job_config import config_option, effective_config
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def _detector_names() -> list[str]:
 
 
 @click.command("extract")
+@config_option
 @click.argument("dataset_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--store",
@@ -241,6 +243,7 @@ def extract(
         max_loss=max_loss,
         scene_detector=scene_detector,
         run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+        run_config=effective_config(click.get_current_context()),
         worker_id=f"{socket.gethostname()}-{os.getpid()}".replace("/", "_"),
     )
     trailers = result.trailers

@@ -102,7 +102,9 @@ def _start(store_path: str, names: list[str], overrides: dict, options: RunOptio
     options = replace(options, worker_id=f"{options.worker_id}-p{os.getpid()}", workers=1)
     runner = LocalRunner(store, extractors, options)
     runner.load()
-    writer = store.writer(run=options.run_id, worker=options.worker_id)
+    writer = store.writer(
+        run=options.run_id, worker=options.worker_id, run_config=options.run_config
+    )
     _worker.update(runner=runner, writer=writer)
     # the pool's processes end through multiprocessing's exit path: close the part there
     multiprocessing.util.Finalize(None, writer.close, exitpriority=10)

@@ -40,7 +40,9 @@ class _Worker:
         extractors = {n: EXTRACTORS.create(n, **overrides.get(n, {})) for n in names}
         self.runner = LocalRunner(store, extractors, options)
         self.runner.load()
-        self.writer = store.writer(run=options.run_id, worker=options.worker_id)
+        self.writer = store.writer(
+            run=options.run_id, worker=options.worker_id, run_config=options.run_config
+        )
 
     def run(self, trailers: list[tuple[str, str]]) -> Summary:
         return self.runner.run([Trailer(i, Path(p)) for i, p in trailers], writer=self.writer)

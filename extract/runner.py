@@ -91,6 +91,8 @@ class RunOptions:
     dtype: str = "float16"
     # a stream that lost more than this share of its duration to undecodable packets is unusable
     max_loss: float = 0.05
+    # the command's effective settings, recorded in every part this run writes (--config)
+    run_config: dict[str, Any] | None = None
 
 
 @dataclass
@@ -186,7 +188,11 @@ class LocalRunner:
                 self._declare(writer)
                 self._run(work, writer, summary)
             else:
-                with self.store.writer(run=self.options.run_id, worker=self.options.worker_id) as w:
+                with self.store.writer(
+                    run=self.options.run_id,
+                    worker=self.options.worker_id,
+                    run_config=self.options.run_config,
+                ) as w:
                     self._declare(w)
                     self._run(work, w, summary)
         summary.wall_s = time.perf_counter() - started

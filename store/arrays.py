@@ -24,8 +24,14 @@ def empty_commit() -> dict[str, Any]:
     return {"sequence": 0, "time": None, "trailers": 0, "features": {}}
 
 
-def create_part(parts: zarr.Group, name: str, run: str, worker: str) -> zarr.Group:
-    """An empty part group with its trailer index arrays and a zero commit."""
+def create_part(
+    parts: zarr.Group, name: str, run: str, worker: str, config: dict | None = None
+) -> zarr.Group:
+    """An empty part group with its trailer index arrays and a zero commit.
+
+    `config`: the effective settings of the run that writes it (`cinefeat extract` records its
+    resolved options, so `cinefeat store runs` can print a config that repeats the run).
+    """
     info = {
         "run": run,
         "worker": worker,
@@ -33,6 +39,8 @@ def create_part(parts: zarr.Group, name: str, run: str, worker: str) -> zarr.Gro
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
+    if config is not None:
+        info["config"] = config
     part = parts.create_group(name, attributes={L.PART_ATTR: info, L.COMMIT_ATTR: empty_commit()})
     trailers = part.create_group(L.TRAILERS)
     for array_name in (L.TRAILER_IDS, L.TRAILER_RECORDS, L.TRAILER_STATUS):

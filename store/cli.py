@@ -56,6 +56,33 @@ def info(path: Path, as_json: bool) -> None:
     click.echo(json.dumps(summary, indent=2) if as_json else format_info(summary))
 
 
+@store_group.command()
+@click.argument("path", type=STORE)
+@click.option("--toml", "toml_run", metavar="RUN", help="Print RUN's settings as a --config file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@_user_errors
+def runs(path: Path, toml_run: str | None, as_json: bool) -> None:
+    """The runs that wrote the store at PATH, with the settings each recorded."""
+    from cinefeat.store.feature_store import FeatureStore
+    from cinefeat.store.job_config import to_toml
+
+    configs = FeatureStore.open(path, read_only=True).run_configs()
+    if toml_run is not None:
+        if toml_run not in configs:
+            raise click.ClickException(
+                f"no recorded settings for run {toml_run!r}; runs with settings: "
+                f"{', '.join(sorted(configs)) or 'none'}"
+            )
+        click.echo(to_toml(configs[toml_run]), nl=False)
+        return
+    if as_json:
+        click.echo(json.dumps(configs, indent=2))
+        return
+    for run, config in sorted(configs.items()):
+        from_file = f", from {config['config_file']}" if config.get("config_file") else ""
+        click.echo(f"{run}\t{config.get('command')} (cinefeat {config.get('cinefeat')}{from_file})")
+
+
 @store_group.command(name="open")
 @click.argument("path", type=STORE)
 @click.option(

@@ -44,6 +44,7 @@ from cinefeat.store.index import (
     StoreIndex,
     list_parts,
     read_part,
+    run_configs,
     superseded_parts,
     unreachable_trailers,
 )
@@ -294,6 +295,7 @@ def _compact_parts(
     part = create_part(staging, part_name, COMPACT_RUN, "0")
     info = dict(part.attrs[L.PART_ATTR])
     info["supersedes"] = names
+    info["runs"] = run_configs(p.info for p in index.parts)  # the runs' settings survive
     info["rows_per_shard"] = rows_per_shard
     part.attrs[L.PART_ATTR] = info
     trailers = trailer_table(index)

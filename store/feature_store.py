@@ -125,6 +125,12 @@ class FeatureStore:
         """Forget the cached index: the next read sees every part committed so far."""
         self._index = None
 
+    def run_configs(self) -> dict[str, dict[str, Any]]:
+        """{run id: the effective settings it recorded} (`cinefeat extract` records them)."""
+        from cinefeat.store.index import run_configs
+
+        return run_configs(part.info for part in self.index.parts)
+
     def parts(self) -> list[str]:
         return [p.name for p in self.index.parts]
 

@@ -10,7 +10,7 @@ an (id, feature) pair present in several parts as a duplicate).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -400,3 +400,15 @@ class StoreIndex:
 
     def feature_parts(self, name: str) -> list[tuple[int, FeaturePart]]:
         return [(i, p.features[name]) for i, p in enumerate(self.parts) if name in p.features]
+
+
+def run_configs(infos: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{run id: config} from parts' info: a part's own `config`, and the `runs` a compacted
+    part carries over from the parts it replaced."""
+    out: dict[str, dict[str, Any]] = {}
+    for info in infos:
+        for run, config in (info.get("runs") or {}).items():
+            out.setdefault(str(run), dict(config))
+        if isinstance(info.get("config"), dict):
+            out.setdefault(str(info.get("run")), dict(info["config"]))
+    return out

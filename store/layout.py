@@ -40,7 +40,7 @@ OFFSETS = "offsets"
 DIGESTS = "digests"  # (entries, 2) uint32: crc32 of each entry's values and spans bytes
 TEXTS = "texts"
 
-PART_ATTR = "part"  # {"run", "worker", "created", "host", "pid"}
+PART_ATTR = "part"  # {"run", "worker", "created", "host", "pid", optional "config"/"runs"}
 COMMIT_ATTR = "commit"  # {"sequence", "time", "trailers", "features": {name: {"entries", "rows"}}}
 PROVENANCE_ATTR = "provenance"
 LABEL_NAMES_ATTR = "label_names"

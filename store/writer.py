@@ -87,10 +87,12 @@ class StoreWriter:
         commit_every: int = 0,
         commit_interval_s: float | None = None,
         lease_interval_s: float = HEARTBEAT_S,
+        run_config: dict[str, Any] | None = None,
     ) -> None:
         """`commit_every` / `commit_interval_s`: `add` commits by itself once that many trailers
         are pending, or that many seconds passed since the last commit (0 / None: only when
-        `commit()` is called). `lease_interval_s`: how often the lease is refreshed."""
+        `commit()` is called). `lease_interval_s`: how often the lease is refreshed.
+        `run_config`: the run's effective settings, recorded in the part (`store.run_configs`)."""
         L.check_name("run", run)
         L.check_name("worker", worker)
         self.store = store
@@ -105,6 +107,7 @@ class StoreWriter:
         self._checked_parts: set[str] = set()  # parts known not to supersede this one
         self._closed = False
         self._last_commit = time.monotonic()
+        self._run_config = run_config
         self._open_part(part or self._new_name())
 
     def _new_name(self) -> str:
@@ -117,7 +120,7 @@ class StoreWriter:
         parts = root.require_group(L.PARTS)
         self.name = name
         self.lease = PartLease(self.store.path / L.PARTS / name, self.lease_interval_s)
-        self.group = create_part(parts, name, self.run, self.worker)
+        self.group = create_part(parts, name, self.run, self.worker, self._run_config)
         trailers = self.group[L.TRAILERS]
         self._trailers = {
             array: L.dense(trailers[array])
