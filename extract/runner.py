@@ -122,10 +122,7 @@ class _Trailer:
 
 
 def default_record_factory(**fields: Any) -> Any:
-    try:
-        from cinefeat.store import TrailerRecord
-    except ImportError:  # older layout: the record type lives in its own module
-        from cinefeat.store.record import TrailerRecord
+    from cinefeat.store.record import TrailerRecord
 
     return TrailerRecord(**fields)
 

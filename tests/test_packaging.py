@@ -50,7 +50,7 @@ print(len(names))
 """
     result = run_hidden(code)
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout.strip().splitlines()[-1]) >= 0
+    assert int(result.stdout.strip().splitlines()[-1]) >= 20  # every module imported, not none
 
 
 def test_cli_help_without_extract_packages_names_the_extra() -> None:

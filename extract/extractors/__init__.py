@@ -3,7 +3,7 @@
 Modules are discovered, not listed, so adding an extractor is adding one file. Each module keeps its
 heavy imports inside `load()`, so importing them all is cheap. A module that fails to import (a
 missing optional dependency, work in progress) does not take the others down: it is logged and
-listed in `BROKEN` with its error, which `cinefeat models list` and `--features` errors show.
+listed in `BROKEN` with its error, which `cinefeat extract --features` errors show.
 """
 
 from __future__ import annotations

@@ -285,7 +285,7 @@ def test_shards_partition_the_dataset(tmp_path: Path, cuts_video_maker) -> None:
 @pytest.mark.parametrize(
     ("flag", "expected"), [((), None), (("--fp16",), True), (("--fp32",), False)]
 )
-def test_precision_flag_reaches_every_extractor(
+def test_precision_flag_reaches_the_extractors_load(
     tmp_path: Path, cuts_video_maker, monkeypatch, flag, expected
 ) -> None:
     from cinefeat.extract.extractors.colorhist import ColorHistExtractor
