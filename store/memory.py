@@ -33,6 +33,7 @@ class MemoryStore:
         self._provenance: dict[str, dict[str, Any]] = {}
         self._records: dict[str, TrailerRecord] = {}
         self._rows: dict[str, dict[str, FeatureRows]] = {}
+        self._run_configs: dict[str, dict[str, Any]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(trailers={len(self._records)}, features={self.features()})"
@@ -51,8 +52,20 @@ class MemoryStore:
         except KeyError:
             raise KeyError(f"no trailer {trailer_id!r} in this in-memory store") from None
 
-    def writer(self, run: str = "memory", worker: str = "0", part: str | None = None):
+    def writer(
+        self,
+        run: str = "memory",
+        worker: str = "0",
+        part: str | None = None,
+        run_config: dict | None = None,
+    ):
+        """The store contract's writer (`run_config` is kept: `run_configs()`)."""
+        if run_config is not None:
+            self._run_configs[run] = dict(run_config)
         return MemoryWriter(self)
+
+    def run_configs(self) -> dict[str, dict]:
+        return dict(self._run_configs)
 
     # -- reads -----------------------------------------------------------------------------------
 
