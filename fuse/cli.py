@@ -122,10 +122,10 @@ def _data_options(function: Callable) -> Callable:
         click.option(
             "--crop",
             type=click.Choice(["first", "equidistant", "random"]),
-            default="first",
-            show_default=True,
+            default=None,
             help="Training-time cut of sequences longer than --max-len (recorded in the head); "
-            "evaluate and predict always use every row.",
+            "default: the preset's (equidistant for *:sulun2024), else first. evaluate and "
+            "predict always use every row.",
         ),
         click.option(
             "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
@@ -145,6 +145,8 @@ def _data_options(function: Callable) -> Callable:
 
 
 def _options(kwargs: dict[str, Any]):
+    """(DataOptions, TrainConfig, head options) of the shared options; a crop left unset
+    (`--crop` nor `--set crop=`) stays None, so `load_split` uses the head's or preset's."""
     from cinefeat.fuse.runs import DataOptions, parse_assignments, split_list, train_config
     from cinefeat.fuse.store_data import parse_max_len
 
@@ -200,7 +202,7 @@ def train_command(
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)
-        data = load_split(store, data_options)
+        data = load_split(store, data_options, head_name)
         _, result = train_head(
             store, data, data_options, head_name, head_options, config, out_dir, resume
         )
@@ -440,7 +442,7 @@ def tune_command(
     try:
         data_options, config, head_options = _options(kwargs)
         grid = parse_grid(list(grid_items))
-        data = load_split(store, data_options)
+        data = load_split(store, data_options, head_name)
         summary = run_grid(
             store, data, data_options, head_name, head_options, config, grid, out_dir
         )
