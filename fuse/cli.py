@@ -434,7 +434,7 @@ def tune_command(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Grid search; the run with the best validation macro AP is copied to OUT/best."""
+    """Grid search; the run with the best validation --select-by score is copied to OUT/best."""
     from cinefeat.fuse.runs import load_split
     from cinefeat.fuse.tune import parse_grid, run_grid
 
@@ -449,11 +449,14 @@ def tune_command(
     except (HeadConfigError, ValueError, KeyError) as error:
         raise click.ClickException(str(error)) from error
     best = summary["best"]
+    score = {"ap_macro": "", "loss": f", loss {-best['score']:.4f}"}.get(
+        best["select_by"], f", {best['select_by']} {best['score']:.4f}"
+    )
     _echo(
         summary,
         as_json,
-        f"best {best['params']}: validation macro AP "
-        f"{best['val_ap_macro']:.4f} -> {Path(out_dir) / 'best'}",
+        f"best {best['params']}: validation macro AP {best['val_ap_macro']:.4f}{score} "
+        f"-> {Path(out_dir) / 'best'}",
     )
 
 
