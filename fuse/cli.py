@@ -128,6 +128,20 @@ def _data_options(function: Callable) -> Callable:
             "predict always use every row.",
         ),
         click.option(
+            "--refit",
+            is_flag=True,
+            help="After the validation split chose the best epoch, train a fresh head on train + "
+            "validation for that many epochs and save it (small data; docs/training.md).",
+        ),
+        click.option(
+            "--ensemble",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Train K heads with seeds --seed, --seed+1, ...; the saved folder holds all K "
+            "and predict/evaluate average their probabilities.",
+        ),
+        click.option(
             "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N."
         ),
         click.option("--seed", type=int, default=0, show_default=True),
@@ -219,6 +233,7 @@ def train_command(
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "best_is_last": result.best_is_last,
+        **({"recipe": result.recipe} if config.refit or config.ensemble > 1 else {}),
     }
     if result.best_is_last:
         suggestion = (

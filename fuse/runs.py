@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cinefeat.fuse.data import PaddedFeatures, fit_normalization
+from cinefeat.fuse.data import PaddedFeatures
+from cinefeat.fuse.ensemble import fit_recipe
 from cinefeat.fuse.heads import Head, build_head, default_crop
 from cinefeat.fuse.store_data import (
     StoreSelection,
     feature_specs,
+    load_padded,
     load_subsets,
     provenance,
     select,
 )
-from cinefeat.fuse.train import TrainConfig, TrainResult, fit, seed_everything
+from cinefeat.fuse.train import TrainConfig, TrainResult, seed_everything
 
 
 @dataclass
@@ -75,16 +77,16 @@ def train_head(
     out_dir: str | Path | None,
     resume: bool = False,
 ) -> tuple[Head, TrainResult]:
+    """Train (and save in `out_dir`) one head, or a refit / seed ensemble of it
+    (`config.refit`, `config.ensemble`: `cinefeat.fuse.ensemble`); `TrainResult.recipe` says
+    what the recipe did."""
     seed_everything(config.seed)
     specs = feature_specs(data.train, options.average, data.selection.max_len)
     # the crop the training data was cut with, whatever asked for it (--crop or the preset)
     head_options = {**head_options, "crop": data.crop}
-    head = build_head(head_name, specs, data.selection.label_names, head_options)
-    if options.normalize:
-        head.normalization = fit_normalization(data.train)
     selection = data.selection
     split = selection.split_name or options.split or options.split_file
-    head.provenance = provenance(
+    recorded = provenance(
         store,
         options.features,
         split,
@@ -98,9 +100,26 @@ def train_head(
             "max_len": dict(selection.max_len),
             "crop": data.crop,
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "refit": config.refit,
+            "ensemble": config.ensemble,
         },
     )
-    result = fit(head, data.train, data.val, config, out_dir, resume=resume)
+
+    def build() -> Head:
+        head = build_head(head_name, specs, selection.label_names, head_options)
+        head.provenance = recorded
+        return head
+
+    refit_train = None
+    if config.refit:  # train + val, cut to the training lengths the way train was
+        ids = [*data.train.ids, *data.val.ids]
+        refit_train = load_padded(
+            store, options.features, ids, selection, options.average, data.crop
+        )
+    head, result, recipe = fit_recipe(
+        build, data.train, data.val, config, out_dir, refit_train, options.normalize, resume
+    )
+    result.recipe = recipe
     return head, result
 
 
