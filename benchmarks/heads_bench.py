@@ -408,11 +408,11 @@ def mulan_table(args: argparse.Namespace) -> None:
     classical = list(rows)
     recipe = {"refit": args.refit, "ensemble": args.ensemble}
     suffix = ", ".join(
-        ([" refit"] if args.refit else [])
-        + ([f" ensemble {args.ensemble}"] if args.ensemble > 1 else [])
+        (["refit"] if args.refit else [])
+        + ([f"ensemble {args.ensemble}"] if args.ensemble > 1 else [])
     )
     for head_name in args.heads.split(","):
-        name = f"{head_name} ({suffix.strip()})" if suffix else head_name
+        name = f"{head_name} ({suffix})" if suffix else head_name
         for seed in seeds:
             try:
                 scores, best, _ = head_scores(head_name, train, test, seed, recipe=recipe)

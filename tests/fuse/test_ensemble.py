@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuse_helpers import LABELS, SMALL_CONFIGS, make_store, tiny_data, tiny_specs
+from fuse_helpers import LABELS, SMALL_CONFIGS, invoke, split_store, tiny_data, tiny_specs
 
-from cinefeat.cli.main import main
 from cinefeat.fuse.checkpoint import CheckpointError
 from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.ensemble import fit_recipe
@@ -78,18 +76,9 @@ def test_refit_refuses_a_two_stage_head() -> None:
         fit_recipe(two_stage, train, val, TrainConfig(**FAST, refit=True), None, train)
 
 
-def invoke(*args: str) -> str:
-    result = CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 @pytest.fixture
 def store_path(tmp_path: Path) -> str:
-    path = tmp_path / "store.zarr"
-    make_store(path, count=60)
-    invoke("split", str(path), "--kind", "sorted-id")
-    return str(path)
+    return split_store(tmp_path / "store.zarr")
 
 
 def train(store_path: str, out: Path, *extra: str) -> dict:
