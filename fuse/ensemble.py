@@ -25,7 +25,14 @@ from cinefeat.fuse.heads import Head
 from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import macro_ap
 from cinefeat.fuse.predict import predict_padded
-from cinefeat.fuse.train import TrainConfig, TrainingError, TrainResult, fit, seed_everything
+from cinefeat.fuse.train import (
+    TrainConfig,
+    Trainer,
+    TrainingError,
+    TrainResult,
+    fit,
+    seed_everything,
+)
 
 MEMBERS_DIR = "members"
 
@@ -63,7 +70,8 @@ def _one_member(
     head = build()
     if normalize:
         head.normalization = fit_normalization(refit_train)
-    fit(head, refit_train, None, dataclasses.replace(config, epochs=epochs), out_dir)
+    refit = dataclasses.replace(config, epochs=epochs)
+    Trainer(head, refit_train, None, refit, out_dir, fixed_epochs=True).fit()
     if out_dir is not None:  # the refit's history, plus the run that chose its length
         path = out_dir / "history.json"
         summary = json.loads(path.read_text())

@@ -191,12 +191,14 @@ class Trainer:
         val: PaddedFeatures | None,
         config: TrainConfig,
         out_dir: str | Path | None = None,
+        fixed_epochs: bool = False,  # a refit (fuse.ensemble): no validation, by design
     ):
         if len(train) == 0:
             raise TrainingError("the training split is empty; check --split / the store's splits")
         check_config(config)
         self.head, self.train_data, self.val_data, self.config = head, train, val, config
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.fixed_epochs = fixed_epochs
         self.device = resolve_device(config.device)
         self.amp = config.amp and self.device.type == "cuda"
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -330,7 +332,8 @@ class Trainer:
         """A validation split must be able to select an epoch (issue 17: "best validation macro
         AP -inf"); without one, the last epoch is kept, and the log says so."""
         if self.val_data is None or len(self.val_data) == 0:
-            log.warning("no validation split: the head of the last epoch is kept")
+            if not self.fixed_epochs:
+                log.warning("no validation split: the head of the last epoch is kept")
             return
         labels = self.val_data.labels.numpy()
         if self.config.select_by != "loss" and not labels.any():
