@@ -5,6 +5,7 @@ two quality checks of the heads issue, each printed as a Markdown table.
     python benchmarks/heads_bench.py mulan          # mlp head vs tuned logistic regression
     python benchmarks/heads_bench.py cooccurrence   # sequence heads vs mlp on a temporal task
     python benchmarks/heads_bench.py mulan-table    # every head vs LR, RF, ML-kNN on emotions
+    python benchmarks/heads_bench.py mulan-table --heads mlp --refit --ensemble 5  # train's options
 
 Throughput runs each head in its own process (so peak memory is that head's alone) on a
 synthetic store shaped like MovieNet: label frequencies from movienet-label-stats.json, lengths
