@@ -5,6 +5,7 @@ two quality checks of the heads issue, each printed as a Markdown table.
     python benchmarks/heads_bench.py mulan          # mlp head vs tuned logistic regression
     python benchmarks/heads_bench.py cooccurrence   # sequence heads vs mlp on a temporal task
     python benchmarks/heads_bench.py mulan-table    # every head vs LR, RF, ML-kNN on emotions
+    python benchmarks/heads_bench.py mulan-table --heads mlp --refit --ensemble 5  # train's options
 
 Throughput runs each head in its own process (so peak memory is that head's alone) on a
 synthetic store shaped like MovieNet: label frequencies from movienet-label-stats.json, lengths
@@ -329,13 +330,16 @@ def head_scores(name: str, train, test, seed: int, options=None, recipe=None):
     """One head through the normal training loop; each clip is one feature row of length 1.
 
     Returns test scores, best epoch and best validation macro AP (15 % of train held out).
+    `recipe` may set `refit` (retrain on all of train for the chosen epochs) and `ensemble`
+    (K seeds averaged), through `cinefeat.fuse.ensemble.fit_recipe` as `cinefeat train` does.
     """
     import numpy as np
 
-    from cinefeat.fuse.data import PaddedFeatures, fit_normalization
+    from cinefeat.fuse.data import PaddedFeatures
+    from cinefeat.fuse.ensemble import fit_recipe
     from cinefeat.fuse.heads import FeatureSpec, build_head
     from cinefeat.fuse.splits import _shuffle_split
-    from cinefeat.fuse.train import TrainConfig, fit, predict_proba, seed_everything
+    from cinefeat.fuse.train import TrainConfig, predict_proba
 
     def as_data(table, rows):
         sequences = {"audio": [table.features[i : i + 1].astype(np.float32) for i in rows]}
@@ -345,13 +349,17 @@ def head_scores(name: str, train, test, seed: int, options=None, recipe=None):
 
     rest, held_out = _shuffle_split(train.labels, 0.15, seed)
     train_data, val_data = as_data(train, rest), as_data(train, held_out)
+    whole_train = as_data(train, np.arange(len(train.labels)))  # what --refit trains on
     test_data = as_data(test, np.arange(len(test.labels)))
-    seed_everything(seed)
     spec = FeatureSpec("audio", train.features.shape[1], 1)
-    head = build_head(name, [spec], train.label_names, options)
-    head.normalization = fit_normalization(train_data)
     config = TrainConfig(seed=seed, **{**RECIPE, **(recipe or {})})
-    result = fit(head, train_data, val_data, config)
+    head, result, _ = fit_recipe(
+        lambda: build_head(name, [spec], train.label_names, options),
+        train_data,
+        val_data,
+        config,
+        refit_train=whole_train,
+    )
     return predict_proba(head, test_data), result.best_epoch, result.best_val_ap
 
 
@@ -385,7 +393,7 @@ def mulan_table(args: argparse.Namespace) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     rows: dict[str, list[dict[str, float]]] = {}
     notes = []
-    for seed in seeds:
+    for seed in [] if args.skip_classical else seeds:
         scores, params = logistic_regression_baseline(train, test, seed)
         rows.setdefault("logistic regression (CV C)", []).append(
             multilabel_metrics(test.labels, scores)
@@ -395,13 +403,20 @@ def mulan_table(args: argparse.Namespace) -> None:
         rows.setdefault("random forest (CV)", []).append(multilabel_metrics(test.labels, scores))
         notes.append(f"seed {seed}: RF {params}")
         print(f"done classical seed {seed}", file=sys.stderr)
-    rows["ML-kNN (k=10)"] = [multilabel_metrics(test.labels, mlknn_scores(train, test))]
-    notes.append(mlknn_reference_check(train, test))
+    if not args.skip_classical:
+        rows["ML-kNN (k=10)"] = [multilabel_metrics(test.labels, mlknn_scores(train, test))]
+        notes.append(mlknn_reference_check(train, test))
     classical = list(rows)
-    for name in args.heads.split(","):
+    recipe = {"refit": args.refit, "ensemble": args.ensemble}
+    suffix = ", ".join(
+        (["refit"] if args.refit else [])
+        + ([f"ensemble {args.ensemble}"] if args.ensemble > 1 else [])
+    )
+    for head_name in args.heads.split(","):
+        name = f"{head_name} ({suffix})" if suffix else head_name
         for seed in seeds:
             try:
-                scores, best, _ = head_scores(name, train, test, seed)
+                scores, best, _ = head_scores(head_name, train, test, seed, recipe=recipe)
             except Exception as error:  # a head that cannot take length-1 data: say so
                 notes.append(f"{name}: does not accept the data ({error})")
                 break
@@ -418,7 +433,7 @@ def mulan_table(args: argparse.Namespace) -> None:
             )
             notes.append(f"mlp tuned seed {seed}: {chosen}, best epoch {best}")
         print("done tuned mlp", file=sys.stderr)
-    best_classical = max(np.mean([r["macro_ap"] for r in rows[n]]) for n in classical)
+    best_classical = max((np.mean([r["macro_ap"] for r in rows[n]]) for n in classical), default=0)
     keys = ["macro_ap", "ranking_loss", "hamming_loss", "one_error", "coverage"]
     print(
         f"\nMULAN emotions, {len(train.labels)} train / {len(test.labels)} test, seeds {seeds} "
@@ -439,8 +454,8 @@ def mulan_table(args: argparse.Namespace) -> None:
                 if key != "coverage"
                 else f"{values.mean():.3f}{spread}"
             )
-        ratio = np.mean([r["macro_ap"] for r in runs]) / best_classical
-        cells.insert(1, f"{ratio:.3f}")
+        ratio = np.mean([r["macro_ap"] for r in runs]) / best_classical if classical else None
+        cells.insert(1, f"{ratio:.3f}" if ratio else "-")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print()
     for note in notes:
@@ -468,6 +483,17 @@ def main() -> None:
     table.add_argument("--seeds", default="0,1,2")
     table.add_argument("--heads", default=",".join(TABLE_HEADS))
     table.add_argument("--tune-mlp", action="store_true", help="Add the validation-tuned mlp.")
+    table.add_argument(
+        "--refit", action="store_true", help="Heads: refit on all of train (train --refit)."
+    )
+    table.add_argument(
+        "--ensemble", type=int, default=1, help="Heads: K seeds averaged (train --ensemble K)."
+    )
+    table.add_argument(
+        "--skip-classical",
+        action="store_true",
+        help="Heads only (a quick look at a recipe); ratios then need the full table.",
+    )
     table.add_argument("--json", default=None, help="Also write every run's metrics here.")
     c = sub.add_parser("cooccurrence")
     c.add_argument("--lengths", default="8,16,32")

@@ -3,7 +3,10 @@
 A folder holds `model.safetensors`, `config.json` (head name + config), `labels.json`,
 `features.json` (names, dims, max lengths, averaged features, store provenance) and
 `normalization.safetensors` (per-feature float64 mean/std from the training split). Nothing is
-unpickled, so a folder downloaded from anywhere is safe to load.
+unpickled, so a folder downloaded from anywhere is safe to load. A seed ensemble (`--ensemble
+K`, `cinefeat.fuse.ensemble`) adds `ensemble.json` naming its other members' folders
+(`members/01`, ...), each a whole head folder; loading the top folder loads them all, so
+`predict` and `evaluate` average every member.
 
 A folder that is not whole is refused with an error naming the file, never loaded half-way: a
 deleted `normalization.safetensors` would otherwise predict on unstandardised inputs without a
@@ -25,6 +28,7 @@ from cinefeat.fuse.heads import HEADS, FeatureSpec, Head
 FORMAT_VERSION = 1
 NORMALIZATION = "normalization.safetensors"
 FILES = ("model.safetensors", "config.json", "labels.json", "features.json", NORMALIZATION)
+ENSEMBLE = "ensemble.json"
 
 
 class CheckpointError(ValueError):
@@ -64,6 +68,14 @@ def save_head(head: Head, folder: str | Path) -> Path:
         stats[f"{name}.mean"] = mean.detach().cpu().double().contiguous()
         stats[f"{name}.std"] = std.detach().cpu().double().contiguous()
     save_file(stats, str(folder / NORMALIZATION))
+    if head.ensemble_members:
+        names = [f"members/{index:02d}" for index in range(1, len(head.ensemble_members) + 1)]
+        for name, member in zip(names, head.ensemble_members, strict=True):
+            save_head(member, folder / name)
+        ensemble = {"members": names, "combine": "mean of the members' probabilities"}
+        (folder / ENSEMBLE).write_text(json.dumps(ensemble, indent=2))
+    elif (folder / ENSEMBLE).is_file():  # a single head saved over an ensemble's folder
+        (folder / ENSEMBLE).unlink()
     return folder
 
 
@@ -110,7 +122,36 @@ def _normalization(folder: Path, specs: list[FeatureSpec], provenance: dict[str,
     return {n: (stats[f"{n}.mean"], stats[f"{n}.std"]) for n in present}
 
 
+def _members(folder: Path, head: Head, device: str | torch.device) -> list[Head]:
+    """The other members named by `ensemble.json`, each refused unless it is a whole head folder
+    of the same head, labels and features (a member predicting other labels would be averaged
+    column by column into nonsense)."""
+    doc = _read_json(folder, ENSEMBLE)
+    names = doc.get("members") if isinstance(doc, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise CheckpointError(f"{folder / ENSEMBLE} must list its member folders under 'members'")
+    members = []
+    for name in names:
+        path = (folder / name).resolve()
+        if folder.resolve() not in path.parents or (path / ENSEMBLE).exists():
+            raise CheckpointError(f"{folder / ENSEMBLE}: member {name!r} is not a folder inside it")
+        member = load_head(path, device)
+        same = (member.name, member.label_names, member.feature_names) == (
+            head.name,
+            head.label_names,
+            head.feature_names,
+        )
+        if not same:
+            raise CheckpointError(
+                f"{path} is not a member of the ensemble in {folder}: it is a {member.name!r} head "
+                f"on {member.feature_names} predicting {len(member.label_names)} labels"
+            )
+        members.append(member)
+    return members
+
+
 def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
+    """The head in `folder` (with its ensemble members, when `ensemble.json` names some)."""
     folder = Path(folder)
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
@@ -149,4 +190,7 @@ def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
         ) from error
     head.provenance = features_doc.get("provenance", {})
     head.normalization = _normalization(folder, specs, head.provenance)
-    return head.to(device).eval()
+    head = head.to(device).eval()
+    if (folder / ENSEMBLE).is_file():
+        head.ensemble_members = _members(folder, head, device)
+    return head

@@ -168,10 +168,24 @@ def _data_options(function: Callable) -> Callable:
         click.option(
             "--crop",
             type=click.Choice(["first", "equidistant", "random"]),
-            default="first",
-            show_default=True,
+            default=None,
             help="Training-time cut of sequences longer than --max-len (recorded in the head); "
-            "evaluate and predict always use every row.",
+            "default: the preset's (equidistant for *:sulun2024), else first. evaluate and "
+            "predict always use every row.",
+        ),
+        click.option(
+            "--refit",
+            is_flag=True,
+            help="After the validation split chose the best epoch, train a fresh head on train + "
+            "validation for that many epochs and save it (small data; docs/training.md).",
+        ),
+        click.option(
+            "--ensemble",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Train K heads with seeds --seed, --seed+1, ...; the saved folder holds all K "
+            "and predict/evaluate average their probabilities.",
         ),
         device_option,
         click.option(
@@ -195,6 +209,8 @@ def _data_options(function: Callable) -> Callable:
 
 
 def _options(kwargs: dict[str, Any]):
+    """(DataOptions, TrainConfig, head options) of the shared options; a crop left unset
+    (`--crop` nor `--set crop=`) stays None, so `load_split` uses the head's or preset's."""
     from cinefeat.fuse.runs import DataOptions, parse_assignments, split_list, train_config
     from cinefeat.fuse.store_data import parse_max_len
 
@@ -253,7 +269,7 @@ def train_command(
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)
-        data = load_split(store, data_options)
+        data = load_split(store, data_options, head_name)
         _, result = train_head(
             store, data, data_options, head_name, head_options, config, out_dir, resume
         )
@@ -270,6 +286,7 @@ def train_command(
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "best_is_last": result.best_is_last,
+        **({"recipe": result.recipe} if config.refit or config.ensemble > 1 else {}),
     }
     if result.best_is_last:
         suggestion = (
@@ -497,7 +514,7 @@ def tune_command(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Grid search; the run with the best validation macro AP is copied to OUT/best."""
+    """Grid search; the run with the best validation --select-by score is copied to OUT/best."""
     from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split
     from cinefeat.fuse.tune import parse_grid, run_grid
@@ -506,18 +523,21 @@ def tune_command(
     try:
         data_options, config, head_options = _options(kwargs)
         grid = parse_grid(list(grid_items))
-        data = load_split(store, data_options)
+        data = load_split(store, data_options, head_name)
         summary = run_grid(
             store, data, data_options, head_name, head_options, config, grid, out_dir
         )
     except (HeadConfigError, ValueError, KeyError) as error:
         raise click.ClickException(str(error)) from error
     best = summary["best"]
+    score = {"ap_macro": "", "loss": f", loss {-best['score']:.4f}"}.get(
+        best["select_by"], f", {best['select_by']} {best['score']:.4f}"
+    )
     _echo(
         summary,
         as_json,
-        f"best {best['params']}: validation macro AP "
-        f"{best['val_ap_macro']:.4f} -> {Path(out_dir) / 'best'}",
+        f"best {best['params']}: validation macro AP {best['val_ap_macro']:.4f}{score} "
+        f"-> {Path(out_dir) / 'best'}",
     )
 
 

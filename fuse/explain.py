@@ -122,13 +122,15 @@ def attention_arrays(
     """Like `predict_arrays`, for attention: {feature: [weights (n_i,) per trailer]}.
 
     Every real step has a weight, also those past the head's training max length (the head
-    reads whole trailers, as `predict` does).
+    reads whole trailers, as `predict` does). A seed ensemble (`--ensemble K`) gives the mean of
+    its members' weights, as `predict` gives the mean of their probabilities.
     """
     missing = [f for f in head.feature_names if f not in features]
     if missing:
         raise DataError(f"head needs features {head.feature_names}; missing {missing}")
-    inputs, masks = _padded(head, features)
-    weights = cls_attention(head, inputs, masks)
+    members = [head, *head.ensemble_members]
+    each = [cls_attention(member, *_padded(member, features)) for member in members]
+    weights = {name: torch.stack([w[name] for w in each]).mean(dim=0) for name in each[0]}
     out: dict[str, list[np.ndarray]] = {}
     for name, matrix in weights.items():
         matrix = matrix.float().cpu().numpy()

@@ -89,20 +89,27 @@ def predict_padded(head: Head, data: PaddedFeatures, batch_size: int = 64) -> np
 
     The one scoring path of `train` (validation), `tune`, `evaluate` and `predict`. Non-finite
     inputs or probabilities are errors naming the trailer: a NaN must never reach a metric or a
-    JSON answer as if it were a score.
+    JSON answer as if it were a score. A seed ensemble (`head.ensemble_members`, `--ensemble
+    K`) scores the mean of its members' probabilities, each with its own standardisation.
     """
     data.require_finite("the head cannot score it")
+    members = [head, *head.ensemble_members]
     device = next(head.parameters()).device
-    was_training = head.training
-    head.eval()
+    was_training = [member.training for member in members]
+    for member in members:
+        member.eval()
     outputs = []
     try:
         for inputs, masks, _ in data.batches(batch_size):
             inputs, masks = trim_padding(inputs, masks)
-            inputs, masks = prepare_inputs(inputs, masks, head.normalization, device)
-            outputs.append(head.predict_proba(inputs, masks).float().cpu())
+            probabilities = []
+            for member in members:
+                ready, ready_masks = prepare_inputs(inputs, masks, member.normalization, device)
+                probabilities.append(member.predict_proba(ready, ready_masks).float().cpu())
+            outputs.append(torch.stack(probabilities).mean(dim=0))
     finally:
-        head.train(was_training)
+        for member, mode in zip(members, was_training, strict=True):
+            member.train(mode)
     scores = torch.cat(outputs).numpy() if outputs else np.zeros((0, head.num_labels), np.float32)
     bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
     if len(bad):

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cinefeat.fuse.data import PaddedFeatures, fit_normalization
-from cinefeat.fuse.heads import Head, build_head
+from cinefeat.fuse.data import PaddedFeatures
+from cinefeat.fuse.ensemble import fit_recipe
+from cinefeat.fuse.heads import Head, build_head, default_crop
 from cinefeat.fuse.store_data import (
     StoreSelection,
     feature_specs,
+    load_padded,
     load_subsets,
     provenance,
     select,
 )
-from cinefeat.fuse.train import TrainConfig, TrainResult, fit, seed_everything
+from cinefeat.fuse.train import TrainConfig, TrainResult, seed_everything
 
 
 @dataclass
@@ -34,7 +36,9 @@ class DataOptions:
     top_k: int | None = None
     duration_filter: bool = False
     normalize: bool = True
-    crop: str = "first"  # training-time crop (cinefeat.fuse.data.CROPS), also in the head config
+    # training-time crop (cinefeat.fuse.data.CROPS), also in the head config; None: the head's or
+    # preset's own (`default_crop`), so `--head single-transformer:sulun2024` subsamples as Sulun
+    crop: str | None = None
 
 
 @dataclass
@@ -43,9 +47,13 @@ class LoadedSplit:
     train: PaddedFeatures
     val: PaddedFeatures
     test: PaddedFeatures
+    crop: str = "first"  # the crop the training split was cut with (what the head records)
 
 
-def load_split(store: Any, options: DataOptions) -> LoadedSplit:
+def load_split(store: Any, options: DataOptions, head_name: str | None = None) -> LoadedSplit:
+    """The train/val/test data of `options`; with `options.crop` None the training split is cut
+    the way `head_name` (a head or preset) crops by default."""
+    crop = options.crop or (default_crop(head_name) if head_name else "first")
     selection = select(
         store,
         options.features,
@@ -55,8 +63,8 @@ def load_split(store: Any, options: DataOptions) -> LoadedSplit:
         options.top_k,
         options.duration_filter,
     )
-    parts = load_subsets(store, options.features, selection, options.average, options.crop)
-    return LoadedSplit(selection, parts["train"], parts["val"], parts["test"])
+    parts = load_subsets(store, options.features, selection, options.average, crop)
+    return LoadedSplit(selection, parts["train"], parts["val"], parts["test"], crop)
 
 
 def train_head(
@@ -69,15 +77,16 @@ def train_head(
     out_dir: str | Path | None,
     resume: bool = False,
 ) -> tuple[Head, TrainResult]:
+    """Train (and save in `out_dir`) one head, or a refit / seed ensemble of it
+    (`config.refit`, `config.ensemble`: `cinefeat.fuse.ensemble`); `TrainResult.recipe` says
+    what the recipe did."""
     seed_everything(config.seed)
     specs = feature_specs(data.train, options.average, data.selection.max_len)
-    head_options = {**head_options, "crop": options.crop}
-    head = build_head(head_name, specs, data.selection.label_names, head_options)
-    if options.normalize:
-        head.normalization = fit_normalization(data.train)
+    # the crop the training data was cut with, whatever asked for it (--crop or the preset)
+    head_options = {**head_options, "crop": data.crop}
     selection = data.selection
     split = selection.split_name or options.split or options.split_file
-    head.provenance = provenance(
+    recorded = provenance(
         store,
         options.features,
         split,
@@ -89,11 +98,28 @@ def train_head(
             "average": list(options.average),
             "normalize": options.normalize,
             "max_len": dict(selection.max_len),
-            "crop": options.crop,
+            "crop": data.crop,
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+            "refit": config.refit,
+            "ensemble": config.ensemble,
         },
     )
-    result = fit(head, data.train, data.val, config, out_dir, resume=resume)
+
+    def build() -> Head:
+        head = build_head(head_name, specs, selection.label_names, head_options)
+        head.provenance = recorded
+        return head
+
+    refit_train = None
+    if config.refit:  # train + val, cut to the training lengths the way train was
+        ids = [*data.train.ids, *data.val.ids]
+        refit_train = load_padded(
+            store, options.features, ids, selection, options.average, data.crop
+        )
+    head, result, recipe = fit_recipe(
+        build, data.train, data.val, config, out_dir, refit_train, options.normalize, resume
+    )
+    result.recipe = recipe
     return head, result
 
 

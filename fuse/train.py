@@ -81,6 +81,10 @@ class TrainConfig:
     gamma: float = 0.1  # step and plateau factor
     plateau_patience: int = 3  # plateau: epochs without a better selection score per cut
     select_by: str = "ap_macro"  # SELECT_BY: the validation score that picks the best epoch
+    # cinefeat.fuse.ensemble: retrain on train + val for the selected number of epochs, and
+    # the number of seeds whose probabilities the saved head averages
+    refit: bool = False
+    ensemble: int = 1
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -94,6 +98,7 @@ class TrainResult:
     select_by: str = "ap_macro"
     best_score: float = float("nan")  # the `select_by` value of the selected epoch
     epochs: int = 0  # epochs allowed per stage
+    recipe: dict[str, Any] = field(default_factory=dict)  # refit / ensemble (fuse.ensemble)
 
     @property
     def best_is_last(self) -> bool:
@@ -134,6 +139,8 @@ def check_config(config: TrainConfig) -> None:
         raise TrainingError(f"--pos-weight {config.pos_weight!r} must be a number or 'frequency'")
     if config.warmup_epochs < 0 or config.step_size < 1 or config.plateau_patience < 1:
         raise TrainingError("--warmup-epochs >= 0, --step-size >= 1 and --plateau-patience >= 1")
+    if config.ensemble < 1:
+        raise TrainingError(f"--ensemble {config.ensemble} must be at least 1")
     if not 0.0 < config.gamma <= 1.0:
         raise TrainingError(f"--gamma {config.gamma} must be in (0, 1]")
 
@@ -184,12 +191,14 @@ class Trainer:
         val: PaddedFeatures | None,
         config: TrainConfig,
         out_dir: str | Path | None = None,
+        fixed_epochs: bool = False,  # a refit (fuse.ensemble): no validation, by design
     ):
         if len(train) == 0:
             raise TrainingError("the training split is empty; check --split / the store's splits")
         check_config(config)
         self.head, self.train_data, self.val_data, self.config = head, train, val, config
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.fixed_epochs = fixed_epochs
         self.device = resolve_device(config.device)
         self.amp = config.amp and self.device.type == "cuda"
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -323,7 +332,8 @@ class Trainer:
         """A validation split must be able to select an epoch (issue 17: "best validation macro
         AP -inf"); without one, the last epoch is kept, and the log says so."""
         if self.val_data is None or len(self.val_data) == 0:
-            log.warning("no validation split: the head of the last epoch is kept")
+            if not self.fixed_epochs:
+                log.warning("no validation split: the head of the last epoch is kept")
             return
         labels = self.val_data.labels.numpy()
         if self.config.select_by != "loss" and not labels.any():

@@ -1,4 +1,8 @@
-"""`cinefeat tune`: grid search over a few hyper-parameters, chosen by validation macro AP.
+"""`cinefeat tune`: grid search over a few hyper-parameters, chosen by the `--select-by` score.
+
+The score that picks the best run is the one that picked each run's best epoch (`TrainConfig.
+select_by`: validation macro AP, validation loss, or Cai et al.'s sum of AU(PRC)s), so a run is
+compared by the value its own early stopping maximised (higher = better; the loss is negated).
 
 Grid keys may be training options (lr, batch_size, epochs, pos_weight, optimizer, weight_decay)
 or fields of the head's config (d_model, layers, dropout, ...). Every combination trains from the
@@ -64,19 +68,34 @@ def run_grid(
         _, result = train_head(
             store, data, options, head_name, {**head_options, **head_changes}, config, run_dir
         )
-        results.append({"run": run_dir.name, "params": combo, "val_ap_macro": result.best_val_ap})
-    finite = [r for r in results if math.isfinite(r["val_ap_macro"])]
+        results.append(
+            {
+                "run": run_dir.name,
+                "params": combo,
+                "val_ap_macro": result.best_val_ap,
+                "select_by": result.select_by,
+                "score": result.best_score,
+            }
+        )
+    finite = [r for r in results if math.isfinite(r["score"])]
     if not finite:
         raise ValueError(
-            "no run of the grid has a finite validation macro AP (no validation split, or no "
-            "positive label in it): tune needs a validation split to choose by"
+            f"no run of the grid has a finite validation score (--select-by {base.select_by}; no "
+            "validation split, or no positive label in it): tune needs a validation split to "
+            "choose by"
         )
-    best = max(finite, key=lambda r: r["val_ap_macro"])
+    best = max(finite, key=lambda r: r["score"])
     if (out_dir / "best").exists():
         shutil.rmtree(out_dir / "best")
     shutil.copytree(
         out_dir / best["run"], out_dir / "best", ignore=shutil.ignore_patterns("checkpoints")
     )
-    summary = {"head": head_name, "grid": grid, "results": results, "best": best}
+    summary = {
+        "head": head_name,
+        "grid": grid,
+        "select_by": base.select_by,
+        "results": results,
+        "best": best,
+    }
     (out_dir / "tune.json").write_text(json_text(summary))
     return summary

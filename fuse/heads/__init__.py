@@ -11,7 +11,13 @@ from typing import Any
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError
 from cinefeat.fuse.heads.presets import PRESETS
-from cinefeat.fuse.heads.registry import HEADS, build_head, head_choices, register_head
+from cinefeat.fuse.heads.registry import (
+    HEADS,
+    build_head,
+    default_crop,
+    head_choices,
+    register_head,
+)
 from cinefeat.store.registry import import_submodules
 
 import_submodules(__name__, __path__, keep_going=False)  # importing a head module registers it
@@ -24,6 +30,7 @@ __all__ = [
     "HeadConfig",
     "HeadConfigError",
     "build_head",
+    "default_crop",
     "head_choices",
     "register_head",
 ]

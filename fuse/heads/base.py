@@ -139,6 +139,10 @@ class Head(nn.Module):
         self.provenance: dict[str, Any] = {}
         self.normalization: dict[str, tuple[Tensor, Tensor]] = {}
         self.average: list[str] = [f.name for f in features if f.averaged]
+        # the other members of a seed ensemble (`--ensemble K`, cinefeat.fuse.ensemble): their
+        # probabilities are averaged with this head's by `predict_padded`; a plain list, so
+        # they are not in this head's state_dict (each is saved in its own folder)
+        self.ensemble_members: list[Head] = []
 
     @property
     def num_labels(self) -> int:

@@ -38,15 +38,16 @@ _TABLE: dict[str, Preset] = {
     ),
     # Same repository, classifiers.py: `Transformer` builds TransformerEncoder(..., norm=LayerNorm);
     # dataset.py + utils.py `equidistant_indices`: sequences longer than the length cap are
-    # subsampled at round(linspace(0, L-1, cap)) (train, val and test alike).
+    # subsampled at round(linspace(0, L-1, cap)) (train, val and test alike), so the training
+    # crop is `equidistant` too (`default_crop`: what `--crop` falls back to).
     "single-transformer:sulun2024": Preset(
         "single-transformer",
-        {"final_norm": True, "long_sequences": "equidistant"},
+        {"final_norm": True, "long_sequences": "equidistant", "crop": "equidistant"},
         "serkansulun/movie-genre-classification",
     ),
     "multi-transformer:sulun2024": Preset(
         "multi-transformer",
-        {"final_norm": True, "long_sequences": "equidistant"},
+        {"final_norm": True, "long_sequences": "equidistant", "crop": "equidistant"},
         "serkansulun/movie-genre-classification",
     ),
     # Fish et al.'s MMX-Trailer-20 code, `CollaborativeGating` (models/*.py of their repository):

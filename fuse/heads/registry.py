@@ -41,6 +41,14 @@ def build_head(
     return cls(config, features, label_names)
 
 
+def default_crop(name: str) -> str:
+    """The training crop of head or preset `name` when `--crop` is not given: the preset's
+    (`single-transformer:sulun2024` subsamples equidistantly, as Sulun et al.'s code), else the
+    head config's default (`first`)."""
+    base, options = resolve(name)
+    return str(options.get("crop", HEADS.get(base).config_class().crop))
+
+
 def head_choices() -> list[str]:
     """Every name `--head` accepts: the heads, then the presets (`HEAD:PAPER`)."""
     return sorted(HEADS) + sorted(PRESETS)

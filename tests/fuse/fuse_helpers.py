@@ -70,3 +70,21 @@ def make_store(path, count: int = 60, seed: int = 0):
             writer.add(record, features=rows)
     store.set_labels(LABELS, {t: labels[i] for i, t in enumerate(ids)})
     return FeatureStore.open(path)
+
+
+def invoke(*args: str) -> str:
+    """`cinefeat --quiet ARGS` through the real entry point; its output, or a failed assert."""
+    from click.testing import CliRunner
+
+    from cinefeat.cli.main import main
+
+    result = CliRunner().invoke(main, ["--quiet", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def split_store(path, count: int = 60) -> str:
+    """`make_store` plus `cinefeat split --kind sorted-id`, as a user prepares a store."""
+    make_store(path, count=count)
+    invoke("split", str(path), "--kind", "sorted-id")
+    return str(path)

@@ -147,6 +147,25 @@ def test_tune_picks_the_best_validation_run(store_path: str, tmp_path: Path) -> 
     assert (out / "best" / "model.safetensors").is_file()
 
 
+def test_tune_selects_by_the_select_by_score(store_path: str, tmp_path: Path) -> None:
+    """`tune --select-by loss` picks the run with the lowest validation loss, not the highest
+    macro AP (issue 17: tune accepted --select-by but always compared macro AP)."""
+    common = ["--head", "mlp", "--features", "clip", "--grid", "lr=3e-2,1e-1", "--set",
+              "hidden=16", "--epochs", "3", "--batch-size", "16", "--json"]  # fmt: skip
+    by_ap = json.loads(invoke("tune", store_path, "--out", str(tmp_path / "ap"), *common))
+    by_loss = json.loads(
+        invoke("tune", store_path, "--out", str(tmp_path / "loss"), "--select-by", "loss", *common)
+    )
+    assert by_ap["best"]["params"]["lr"] == "3e-2"  # the higher validation macro AP
+    assert by_loss["select_by"] == "loss" and by_loss["best"]["params"]["lr"] == "1e-1"
+    for result in by_loss["results"]:  # the score is the negated loss of the run's best epoch
+        history = json.loads((tmp_path / "loss" / result["run"] / "history.json").read_text())
+        assert result["score"] == -min(h["val_loss"] for h in history["history"])
+    losses = [r["score"] for r in by_loss["results"]]
+    aps = [r["val_ap_macro"] for r in by_loss["results"]]
+    assert losses.index(max(losses)) != aps.index(max(aps))  # the two choices really differ
+
+
 def test_evaluate_uses_the_split_the_head_was_trained_on(store_path: str, tmp_path: Path) -> None:
     """Without --split, evaluate must not fall back to the store's default split (which could put
     the head's training trailers in its test set)."""

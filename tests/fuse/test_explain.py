@@ -56,3 +56,20 @@ def test_heads_without_cls_are_refused() -> None:
     sequences, _, _ = tiny_sequences(count=2)
     with pytest.raises(ExplainError, match="multi-transformer, single-transformer"):
         attention_arrays(head, sequences)
+
+
+def test_an_ensemble_explains_with_the_mean_of_its_members() -> None:
+    """`--ensemble K` heads predict the mean of K members; their attention is the mean too."""
+    heads = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        name = "single-transformer"
+        heads.append(build_head(name, tiny_specs(), LABELS, SMALL_CONFIGS[name]).eval())
+    sequences, _, _ = tiny_sequences(count=3, seed=1)
+    alone = [attention_arrays(head, sequences) for head in heads]
+    heads[0].ensemble_members = [heads[1]]
+    together = attention_arrays(heads[0], sequences)
+    for feature, per_trailer in together.items():
+        for i, w in enumerate(per_trailer):
+            expected = (alone[0][feature][i] + alone[1][feature][i]) / 2
+            np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-7)

@@ -208,3 +208,30 @@ def test_evaluate_threshold_and_the_small_data_suggestion(store_path: str, tmp_p
     test = np.stack([labels[t] for t in store.splits()["sorted-id"]["test"]]).astype(float)
     assert at_zero["recall_macro"] == 1.0
     assert at_zero["precision_macro"] == pytest.approx(test.mean(axis=0).mean())
+
+
+def test_a_sulun_preset_trains_with_its_equidistant_crop(store_path: str, tmp_path: Path) -> None:
+    """Without --crop, the preset's crop is used and recorded (issue 17: --crop defaulted to
+    `first`, so `single-transformer:sulun2024` took the first rows where Sulun subsamples)."""
+    from cinefeat.fuse.runs import DataOptions, load_split
+    from cinefeat.store import FeatureStore
+
+    folder = tmp_path / "head"
+    invoke(
+        "train", store_path, "--head", "single-transformer:sulun2024", "--features", "clip",
+        "--max-len", "clip=4", "--out", str(folder), "--set", "d_model=16", "--set", "heads=4",
+        "--epochs", "1", "--lr", "3e-3", "--batch-size", "16", "--json",
+    )  # fmt: skip
+    config = json.loads((folder / "config.json").read_text())["config"]
+    assert config["crop"] == "equidistant" and config["long_sequences"] == "equidistant"
+    features = json.loads((folder / "features.json").read_text())
+    assert features["provenance"]["data"]["crop"] == "equidistant"
+    # the training rows themselves are the equidistant subsample, not the first rows
+    store = FeatureStore.open(store_path)
+    options = DataOptions(features=["clip"], max_len={"clip": 4})
+    preset = load_split(store, options, "single-transformer:sulun2024")
+    equidistant = load_split(store, replace(options, crop="equidistant"))
+    first = load_split(store, options, "single-transformer")
+    assert preset.crop == "equidistant" and first.crop == "first"
+    assert torch.equal(preset.train.values["clip"], equidistant.train.values["clip"])
+    assert not torch.equal(preset.train.values["clip"], first.train.values["clip"])
