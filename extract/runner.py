@@ -91,6 +91,7 @@ class RunOptions:
     dtype: str = "float16"
     # a stream that lost more than this share of its duration to undecodable packets is unusable
     max_loss: float = 0.05
+    hwaccel: str = "none"  # video decoder: none (software), auto or cuda (extract/hwdecode.py)
 
 
 @dataclass
@@ -299,6 +300,7 @@ class LocalRunner:
                     names, self.options.scene_detector, scene_options
                 )
                 decode_plan.max_loss = self.options.max_loss
+                decode_plan.hwaccel = self.options.hwaccel
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():
