@@ -13,7 +13,7 @@ Prints the CPU model first (lscpu), then, measured side by side in one run on th
 - **peak RSS per worker** for a generated 3-minute 1080p video (`--long`: also a 30-minute one,
   which takes long to encode and decode here) with the features of the bundled demo that run
   offline (colorhist, and musicnet when its weights are in `$CINEFEAT_SHARED`), each measured in
-  a fresh process (`resource.getrusage(RUSAGE_SELF).ru_maxrss` of that worker process), against
+  a fresh process (the high-water mark `VmHWM` of that worker process), against
   the bound stated in `extract/runner.py` (0.3 GB a worker besides its models).
 
 The null model (`null_scene`, `null_every12`, `null_shots`) requests exactly what
@@ -139,21 +139,45 @@ def make_video(path: Path, seconds: int, size: str, preset: str = "veryfast") ->
     return path
 
 
-def decode_floor(paths: list[Path], processes: int) -> float:
-    """Wall time of `ffmpeg -f null` over every file, `processes` of them at a time."""
+@dataclass
+class Measure:
+    wall: float  # seconds
+    cpu: float  # core-seconds (user + system) of every process doing the work
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Clock:
+    """Wall time and CPU time of this process and of the children it reaps meanwhile (ffmpeg,
+    the spawned worker processes: a pool's processes are reaped when it shuts down)."""
+
+    def __enter__(self) -> Clock:
+        self.started = time.perf_counter()
+        self.cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+        self.measure = Measure(time.perf_counter() - self.started, cpu - self.cpu)
+
+
+def decode_floor(paths: list[Path], processes: int) -> Measure:
+    """`ffmpeg -f null` over every file, `processes` of them at a time."""
 
     def one(path: Path) -> None:
         command = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"]
         subprocess.run(command, check=True)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(processes) as pool:
+    with Clock() as clock, ThreadPoolExecutor(processes) as pool:
         list(pool.map(one, paths))
-    return time.perf_counter() - started
+    return clock.measure
 
 
-def run_pipeline(paths: list[Path], workers: int, workdir: Path) -> float:
-    """Wall time of the null-model extraction of `paths` into a fresh store, as the CLI runs it."""
+def run_pipeline(paths: list[Path], workers: int, workdir: Path) -> Measure:
+    """The null-model extraction of `paths` into a fresh store, as the CLI runs it."""
     from cinefeat.extract.extractors import EXTRACTORS
     from cinefeat.extract.processes import run_processes
     from cinefeat.extract.runner import LocalRunner, RunOptions
@@ -165,18 +189,26 @@ def run_pipeline(paths: list[Path], workers: int, workdir: Path) -> float:
     trailers = [Trailer(f"t{i:02d}", path) for i, path in enumerate(paths)]
     names = list(NULL_FEATURES)
     options = RunOptions(run_id="bench", worker_id="w")
-    started = time.perf_counter()
-    if workers == 1:
-        extractors = {n: EXTRACTORS.create(n, **NULL_OVERRIDES[n]) for n in names}
-        runner = LocalRunner(store, extractors, options)
-        runner.load()
-        summary = runner.run(trailers)
-    else:
-        summary = run_processes(store_path, names, NULL_OVERRIDES, options, trailers, workers)
-    wall = time.perf_counter() - started
+    with Clock() as clock:
+        if workers == 1:
+            extractors = {n: EXTRACTORS.create(n, **NULL_OVERRIDES[n]) for n in names}
+            runner = LocalRunner(store, extractors, options)
+            runner.load()
+            summary = runner.run(trailers)
+        else:
+            summary = run_processes(store_path, names, NULL_OVERRIDES, options, trailers, workers)
     if summary.ok != len(trailers):
         raise RuntimeError(f"pipeline run failed: {summary.failures}")
-    return wall
+    return clock.measure
+
+
+def worker_startup() -> Measure:
+    """What a spawned worker spends before its first trailer: a fresh interpreter importing the
+    extraction stack (the models here cost nothing to load)."""
+    code = "import cinefeat.extract.extractors, cinefeat.extract.runner, cinefeat.store"
+    with Clock() as clock:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    return clock.measure
 
 
 def frame_count(path: Path) -> int:
@@ -187,38 +219,51 @@ def frame_count(path: Path) -> int:
 
 
 def throughput_table(name: str, paths: list[Path], repeat: int, workdir: Path) -> str:
-    rounds: dict[str, list[float]] = {"floor1": [], "floor2": [], "w1": [], "w2": []}
+    rounds: dict[str, list[Measure]] = {"floor1": [], "floor2": [], "w1": [], "w2": []}
+    load = [os.getloadavg()[0]]
     for _ in range(repeat):  # interleaved, so a slow spell hits every measure alike
         rounds["floor1"].append(decode_floor(paths, 1))
         rounds["floor2"].append(decode_floor(paths, 2))
         rounds["w1"].append(run_pipeline(paths, 1, workdir))
         rounds["w2"].append(run_pipeline(paths, 2, workdir))
-    best = {key: min(values) for key, values in rounds.items()}
+    load.append(os.getloadavg()[0])
+    best = {key: min(values, key=lambda m: m.wall) for key, values in rounds.items()}
+    startup = worker_startup()
     frames = sum(frame_count(p) for p in paths)
     n = len(paths)
 
     def row(label: str, key: str, floor_key: str | None, note: str) -> str:
-        seconds = best[key]
-        ratio = f"{seconds / best[floor_key]:.2f} x" if floor_key else "1 (floor)"
+        m = best[key]
+        ratio = f"{m.wall / best[floor_key].wall:.2f} x" if floor_key else "1 (floor)"
+        cpu_ratio = f"{m.cpu / best[floor_key].cpu:.2f} x" if floor_key else "1 (floor)"
         return (
-            f"| {label} | {seconds:.2f} | {n / seconds:.3f} | {frames / seconds:.0f} | {ratio} "
-            f"| {note} |"
+            f"| {label} | {m.wall:.2f} | {m.cpu:.2f} | {m.cpu / m.wall:.2f} | {n / m.wall:.3f} "
+            f"| {frames / m.wall:.0f} | {ratio} | {cpu_ratio} | {note} |"
         )
 
-    scaling = best["w1"] / best["w2"]
-    floor_scaling = best["floor1"] / best["floor2"]
+    scaling = best["w1"].wall / best["w2"].wall
+    floor_scaling = best["floor1"].wall / best["floor2"].wall
+    # per trailer, the two workers' start-up taken out (it is paid once per worker per run)
+    per_trailer = (best["w2"].cpu - 2 * startup.cpu) / n
+    floor_per_trailer = best["floor2"].cpu / n
     return "\n".join(
         [
-            f"\n### {name}: {n} trailers, {frames} frames",
+            f"\n### {name}: {n} trailers, {frames} frames (1-min load average "
+            f"{load[0]:.1f} before, {load[1]:.1f} after, on {os.cpu_count()} CPUs)",
             "",
-            "| measure | wall s | trailers/s | frames/s | ratio to floor | note |",
-            "|---|---:|---:|---:|---:|---|",
+            "| measure | wall s | CPU s | cores busy | trailers/s | frames/s | wall / floor "
+            "| CPU / floor | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
             row("decode floor, 1 process", "floor1", None, "`ffmpeg -f null`, its own threads"),
             row("decode floor, 2 processes", "floor2", None, "the floor `--workers 2` can reach"),
             row("null pipeline `--workers 1`", "w1", "floor1", "one LocalRunner (CLI path)"),
             row("null pipeline `--workers 2`", "w2", "floor2", "run_processes, 2 spawned"),
-            f"| scaling `--workers 1` / `--workers 2` | {scaling:.2f} x | | | | floor's own: "
-            f"{floor_scaling:.2f} x |",
+            f"| scaling `--workers 1` -> `--workers 2` | {scaling:.2f} x | | | | | | | floor's "
+            f"own: {floor_scaling:.2f} x |",
+            f"| worker start-up (spawn + imports) | {startup.wall:.2f} | {startup.cpu:.2f} | | | "
+            "| | | once per worker and run |",
+            f"| CPU per trailer, start-up excluded | | {per_trailer:.2f} | | | | | "
+            f"{per_trailer / floor_per_trailer:.2f} x | floor: {floor_per_trailer:.2f} core-s |",
         ]
     )
 
@@ -243,8 +288,19 @@ def rss_child(video: str, features: list[str]) -> None:
     started = time.perf_counter()
     summary = runner.run([Trailer("t", Path(video))])
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
+    peak = peak_rss()
     print(json.dumps({"ok": summary.ok, "loaded": loaded, "peak": peak, "wall": wall}))
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes: `VmHWM`, the high-water mark of its own
+    address space. Not `getrusage(RUSAGE_SELF).ru_maxrss`: Linux carries that over `exec` from
+    the forked copy of the parent, so a child of a big parent would report the parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def measure_rss(video: Path, features: list[str]) -> dict:
@@ -261,6 +317,7 @@ def demo_features() -> list[str]:
     """The demo's candidates (cli/demo.py) that load here without a download."""
     from cinefeat.cli.demo import choose_features, seed_weights_from_shared
 
+    os.environ["CINEFEAT_OFFLINE"] = "1"  # as the demo runs: a missing model is left out
     seed_weights_from_shared()
     return choose_features("cpu").used
 
@@ -294,6 +351,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--long", action="store_true", help="also RSS on a 30-minute 1080p video")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--rss-seconds", type=int, default=180, help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--features", default="colorhist", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -325,7 +383,8 @@ def main() -> None:
         print(throughput_table(name, paths, args.repeat, workdir), flush=True)
     if args.skip_rss:
         return
-    videos = [("3 min 1080p", make_video(workdir / "3min.mp4", 180, "1920x1080", "ultrafast"))]
+    short = make_video(workdir / "short.mp4", args.rss_seconds, "1920x1080", "ultrafast")
+    videos = [(f"{args.rss_seconds / 60:.3g} min 1080p", short)]
     if args.long:
         long = make_video(workdir / "30min.mp4", 1800, "1920x1080", "ultrafast")
         videos.append(("30 min 1080p", long))
