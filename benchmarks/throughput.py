@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -280,14 +281,15 @@ def rss_child(video: str, features: list[str]) -> None:
     from cinefeat.extract.scan import Trailer
     from cinefeat.store import FeatureStore
 
-    store = FeatureStore.create(Path(tempfile.mkdtemp()) / "store.zarr")
-    extractors = {n: EXTRACTORS.create(n) for n in features}
-    runner = LocalRunner(store, extractors, RunOptions())
-    runner.load()
-    loaded = psutil.Process().memory_info().rss
-    started = time.perf_counter()
-    summary = runner.run([Trailer("t", Path(video))])
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        store = FeatureStore.create(Path(folder) / "store.zarr")
+        extractors = {n: EXTRACTORS.create(n) for n in features}
+        runner = LocalRunner(store, extractors, RunOptions())
+        runner.load()
+        loaded = psutil.Process().memory_info().rss
+        started = time.perf_counter()
+        summary = runner.run([Trailer("t", Path(video))])
+        wall = time.perf_counter() - started
     peak = peak_rss()
     print(json.dumps({"ok": summary.ok, "loaded": loaded, "peak": peak, "wall": wall}))
 
@@ -351,6 +353,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--long", action="store_true", help="also RSS on a 30-minute 1080p video")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument(
+        "--rss-each", action="store_true", help="also the RSS of each demo feature alone"
+    )
     parser.add_argument("--rss-seconds", type=int, default=180, help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--features", default="colorhist", help=argparse.SUPPRESS)
@@ -358,10 +363,16 @@ def main() -> None:
     if args.rss_child:
         rss_child(args.rss_child, args.features.split(","))
         return
+    workdir = Path(tempfile.mkdtemp(prefix="cinefeat-throughput-"))
+    try:
+        run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
     import av
 
-    workdir = Path(tempfile.mkdtemp(prefix="cinefeat-throughput-"))
     os.environ.setdefault("CINEFEAT_CACHE", str(workdir / "cache"))
     print(
         f"CPU: {cpu_name()}; {os.cpu_count()} logical CPUs, {len(os.sched_getaffinity(0))} "
@@ -390,7 +401,10 @@ def main() -> None:
         videos.append(("30 min 1080p", long))
     features = demo_features()
     print(rss_table(videos, features), flush=True)
-    print(rss_table(videos[:1], [*NULL_FEATURES]), flush=True)
+    if args.rss_each:
+        for feature in features:
+            print(rss_table(videos, [feature]), flush=True)
+    print(rss_table(videos, [*NULL_FEATURES]), flush=True)
 
 
 if __name__ == "__main__":
