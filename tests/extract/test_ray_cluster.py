@@ -138,3 +138,65 @@ def test_node_lost_mid_run_keeps_commits_and_writes_each_trailer_once(
     )
     assert (again.ok, again.failed, again.skipped) == (0, 0, N_TRAILERS)
     assert Counter(i for ids in ids_by_part(store).values() for i in ids) == written
+
+
+class _Ref:
+    """An `ObjectRef`: hashable by identity, holding a task's value or error."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+
+class _FakeRay:
+    """The three pieces of Ray `ray_engine._dispatch` uses, with Ray's semantics: `wait` returns
+    (ready, not ready) refs (`ray.wait`), `get` returns a task's value or raises the real
+    `ray.exceptions.RayActorError` for a task whose actor died (`ray.get`)."""
+
+    def __init__(self) -> None:
+        import ray.exceptions
+
+        self.exceptions = ray.exceptions
+
+    def wait(self, refs: list, num_returns: int = 1) -> tuple[list, list]:
+        return refs[:num_returns], refs[num_returns:]
+
+    def get(self, ref: _Ref):
+        if isinstance(ref.value, BaseException):
+            raise ref.value
+        return ref.value
+
+
+class _FakeActor:
+    """`actor.run.remote(chunk)`: a finished task's value, or the error of a dead actor."""
+
+    def __init__(self, dies_after: int | None = None) -> None:
+        self.dies_after = dies_after
+        self.ran: list[list[tuple[str, str]]] = []
+        self.run = self
+
+    def remote(self, chunk: list[tuple[str, str]]):
+        import ray.exceptions
+
+        from cinefeat.extract.summary import Summary
+
+        if self.dies_after is not None and len(self.ran) >= self.dies_after:
+            return _Ref(ray.exceptions.RayActorError(error_msg="the node died"))
+        self.ran.append(chunk)
+        return _Ref(Summary(ok=len(chunk)))
+
+
+def test_dispatch_when_every_actor_dies_reports_the_rest_failed_for_a_rerun() -> None:
+    pytest.importorskip("ray")
+    from cinefeat.extract.ray_engine import _dispatch
+    from cinefeat.extract.summary import Summary
+
+    chunks = [[(f"t{i}", f"/v/t{i}.mp4")] for i in range(5)]
+    actors = {"a": _FakeActor(dies_after=1), "b": _FakeActor(dies_after=2)}
+    total = Summary()
+    alive = _dispatch(_FakeRay(), actors, chunks, total.merge)
+    assert alive == []
+    done = [chunk for actor in actors.values() for chunk in actor.ran]
+    assert total.ok == len(done) == 3  # each chunk ran once, on whichever actor was alive
+    assert total.failed == 2
+    assert {i for i, stage, _ in total.failures} == {c[0][0] for c in chunks if c not in done}
+    assert {stage for _, stage, _ in total.failures} == {"worker"}
