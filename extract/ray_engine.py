@@ -33,6 +33,7 @@ from cinefeat.extract.summary import Summary
 log = logging.getLogger(__name__)
 
 CHUNK = 4
+PLACEMENT_WAIT_S = 120.0  # how long to wait for the actors to start before dispatching
 
 
 class _Worker:
@@ -119,8 +120,17 @@ def run_ray(
             )
             ids.append(worker_options.worker_id)
             handles.append(remote.remote(str(store_path), names, overrides, worker_options))
-        placement = dict(zip(ids, ray.get([h.node_id.remote() for h in handles]), strict=True))
-        log.info("ray: %d actors on %d nodes", len(handles), len(set(placement.values())))
+        # an actor whose models fail to load raises here, before any work: a start failure,
+        # not a fault; one the cluster has no room for yet (autoscaling) just is not listed
+        refs = [h.node_id.remote() for h in handles]
+        placed, _ = ray.wait(refs, num_returns=len(refs), timeout=PLACEMENT_WAIT_S)
+        placement = {i: ray.get(ref) for i, ref in zip(ids, refs, strict=True) if ref in placed}
+        log.info(
+            "ray: %d actors on %d nodes (%d waiting for room)",
+            len(placement),
+            len(set(placement.values())),
+            len(handles) - len(placement),
+        )
         if on_start is not None:
             on_start(placement)
         chunks = [
