@@ -112,7 +112,20 @@ def _detector_names() -> list[str]:
     show_default=True,
     help="local: processes on this machine; ray: actors on a Ray cluster (needs [distributed]).",
 )
-@click.option("--ray-address", default=None, help="Existing Ray cluster (default: start one).")
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Existing Ray cluster, e.g. ray://head:10001 or auto (default: start one here). The "
+    "store must be a path every node sees (a shared filesystem).",
+)
+@click.option(
+    "--hwaccel",
+    type=click.Choice(["none", "auto", "cuda"]),
+    default="none",
+    show_default=True,
+    help="Video decoding on the GPU (NVDEC through PyAV) where the build and machine allow; "
+    "falls back to software with a log line saying which ran.",
+)
 @click.option(
     "--retry-failed",
     is_flag=True,
@@ -173,6 +186,7 @@ def extract(
     workers: int | None,
     engine: str,
     ray_address: str | None,
+    hwaccel: str,
     retry_failed: bool,
     max_loss: float,
     limit: int | None,
@@ -241,6 +255,7 @@ def extract(
         workers=1,
         retry_failed=retry_failed,
         max_loss=max_loss,
+        hwaccel=hwaccel,
         scene_detector=scene_detector,
         run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
         run_config=effective_config(click.get_current_context()),

@@ -56,6 +56,7 @@ from cinefeat.extract.concealment import (
     decoded_frames,
 )
 from cinefeat.extract.framebuffer import GrowingArray, RecentFrames
+from cinefeat.extract.hwdecode import note_stream, open_video
 from cinefeat.extract.probe import ProbeInfo
 from cinefeat.extract.samplers import (
     FrameSampler,
@@ -113,6 +114,8 @@ class DecodePlan:
     # a stream that lost more than this share of its duration to refused packets is unusable:
     # the features that need it fail, the others are kept (a truncated file: see the module doc)
     max_loss: float = 0.05
+    # video decoder: "none" (software), "auto" or "cuda" (NVDEC where it works; see hwdecode.py)
+    hwaccel: str = "none"
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -201,9 +204,10 @@ class TrailerDecoder:
         scene_time = sample_time = 0.0
         issues = self.issues
         repair = TimestampRepair(info.fps, issues)
-        with av.open(self.path) as container:
+        with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
             video.thread_type = "AUTO"
+            note_stream(self.plan.hwaccel, video)
             streams = [video]
             audio_seconds = None
             issues.stream(video, info.fps)
@@ -435,15 +439,13 @@ class TrailerDecoder:
         """Decoded frames for sorted `indices`, seeking over gaps longer than `seek_gap_s`; from
         the start without seeking when pass 1 repaired timestamps or skipped video packets (then
         timestamps cannot find a frame again, but the same decode gives the same frames)."""
-        import av
-
         video_issues = [s for s in self.issues.streams.values() if s.kind == "video"]
         if self.issues.timestamps_repaired or any(s.packets_skipped for s in video_issues):
             yield from self._frames_in_order(indices)
             return
         gap = max(1, round(self.plan.seek_gap_s * self.info.fps))
         times = timeline.times
-        with av.open(self.path) as container:
+        with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             base = video.time_base
@@ -473,11 +475,9 @@ class TrailerDecoder:
 
     def _frames_in_order(self, indices: list[int]) -> Iterator[tuple[int, Any]]:
         """Frames `indices` by decoding from the start, counting frames as pass 1 did."""
-        import av
-
         wanted = set(indices)
         scratch = DecodeIssues(max_loss=self.plan.max_loss)
-        with av.open(self.path) as container:
+        with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             frames = decoded_frames(container, [video], scratch, self.info.fps)

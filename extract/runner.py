@@ -20,6 +20,10 @@ Memory per worker (one process of the local engine, or one Ray actor), the model
 So with `workers=1`, the defaults and 1080p trailers a worker stays under about 0.3 GB besides its
 models (1 GB with I3D), plus about 5-30 MB per minute of the trailers in flight: a 3-minute
 trailer and a 3-hour film differ only in those per-minute terms, never in decoded video.
+"Its models" means their weights *and* their working memory for one batch: measured on a 3-minute
+1080p video (benchmarks/throughput.py, docs/bench-extract.md) the pipeline itself took 0.10-0.13
+GB over the loaded process, but musicnet's batch of 29 s mel windows added 0.49 GB, OCR 0.34 GB
+and ASR 0.19 GB beyond their loaded weights.
 
 Failure isolation: an exception while probing or decoding a trailer marks that trailer `failed`
 with the stage and message; the others go on. An exception in a model on a trailer's items fails
@@ -93,6 +97,7 @@ class RunOptions:
     max_loss: float = 0.05
     # the command's effective settings, recorded in every part this run writes (--config)
     run_config: dict[str, Any] | None = None
+    hwaccel: str = "none"  # video decoder: none (software), auto or cuda (extract/hwdecode.py)
 
 
 @dataclass
@@ -302,6 +307,7 @@ class LocalRunner:
                     names, self.options.scene_detector, scene_options
                 )
                 decode_plan.max_loss = self.options.max_loss
+                decode_plan.hwaccel = self.options.hwaccel
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():
