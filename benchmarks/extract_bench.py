@@ -45,45 +45,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
+from bench_env import ffmpeg_exe, make_video
 
 
 def make_synthetic(path: Path, minutes: float) -> Path:
     """854x480, 24 fps, moving test pattern with a hard cut (hue jump) every 4 s, plus a tone."""
-    seconds = int(minutes * 60)
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=s=854x480:r=24:d={seconds},hue=H=floor(t/4)*1.3",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=330:d={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    return make_video(path, int(minutes * 60), "854x480")
 
 
 def decode_floor(path: Path) -> float:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_env import cpu_name
 
 from cinefeat.extract import pretrained
 from cinefeat.extract.base import EXTRACTORS, AudioRequest, BatchExtractor
@@ -157,19 +158,6 @@ CASES: list[tuple[str, Callable[[], dict]]] = [
     ("video:s3d", lambda: _install_torchvision("s3d")),
     ("video:swin3d_t", lambda: _install_torchvision("swin3d_t")),
 ]
-
-
-def cpu_name() -> str:
-    """The CPU model (speeds and the bf16 rows depend on it)."""
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bench_env import cpu_name, ffmpeg_exe, make_video
 
 from cinefeat.extract.base import BatchExtractor, ExtractorConfig, FrameRequest, register_extractor
 
@@ -89,55 +90,6 @@ for _name, _sampler in NULL_FEATURES.items():
         description=f"benchmark null model ({_sampler})",
     )
 NULL_OVERRIDES = {name: {"sampler": sampler} for name, sampler in NULL_FEATURES.items()}
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
-def make_video(path: Path, seconds: int, size: str, preset: str = "veryfast") -> Path:
-    """Moving test pattern with a hard cut (hue jump) every 4 s, plus a tone (as extract_bench)."""
-    subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=s={size}:r=24:d={seconds},hue=H=floor(t/4)*1.3",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=330:d={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            preset,
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-shortest",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
 
 
 @dataclass

@@ -31,7 +31,7 @@ from cinefeat.store.archive.manifest import MANIFEST_NAME, Manifest, check_file_
 from cinefeat.store.archive.safe_zip import check_zip_members
 from cinefeat.store.console import progress
 from cinefeat.store.zenodo.client import ZenodoClient
-from cinefeat.store.zenodo.errors import ZenodoAuthError, ZenodoError
+from cinefeat.store.zenodo.errors import ZenodoError
 
 log = logging.getLogger(__name__)
 
@@ -197,24 +197,8 @@ def fetch_record(
     The manifest comes first: it says which zip holds which features (`only` keeps the zips
     holding those; metadata, data card and citation always come), and every file fetched is then
     checked against it (sha256) before the archive is opened. A client without a token that is
-    refused (a restricted record) gets an error naming `--auth`.
+    refused (a restricted record) gets an error naming `--auth` (`ZenodoClient._raise`).
     """
-    try:
-        return _fetch_record(client, record_or_doi, dest, only)
-    except ZenodoAuthError as error:
-        if client.has_token:
-            raise
-        raise ZenodoAuthError(
-            f"{error.args[0].split('. The token')[0]}. Record {record_or_doi} (or its files) is "
-            "not public: rerun with --auth to send your token ($ZENODO_TOKEN or --token-file) "
-            "to this API host",
-            error.status,
-        ) from None
-
-
-def _fetch_record(
-    client: ZenodoClient, record_or_doi: str, dest: str | Path, only: list[str] | None
-) -> ArchiveStore:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     record = fetch_metadata(client, record_or_doi)

@@ -115,10 +115,6 @@ class ZenodoClient:
     def __repr__(self) -> str:  # never show the session headers
         return f"ZenodoClient({self.base_url!r})"
 
-    @property
-    def has_token(self) -> bool:
-        return self._token is not None
-
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
@@ -231,6 +227,12 @@ class ZenodoClient:
 
     def _raise(self, method: str, url: str, response: Any) -> None:
         message = f"{method} {url} -> HTTP {response.status_code}: {self._server_message(response)}"
+        if response.status_code in (401, 403) and self._token is None:
+            raise ZenodoAuthError(  # nothing was refused: nothing was sent
+                f"{message}. This is not public (a restricted record or its files): rerun with "
+                "--auth to send your token ($ZENODO_TOKEN or --token-file) to this API host",
+                response.status_code,
+            )
         if response.status_code in (401, 403):
             raise ZenodoAuthError(
                 self.redactor.redact(
