@@ -136,9 +136,10 @@ def _restore(groups: list[tuple[str, zarr.Group]], name: str) -> None:
     """Make a superseded part live again: drop it from every `supersedes` that names it."""
     for _, group in groups:
         info = group.attrs.get(L.PART_ATTR)
-        if isinstance(info, dict) and name in info.get("supersedes", []):
+        supersedes = info.get("supersedes", []) if isinstance(info, dict) else []
+        if isinstance(info, dict) and isinstance(supersedes, list) and name in supersedes:
             info = dict(info)
-            info["supersedes"] = [n for n in info["supersedes"] if n != name]
+            info["supersedes"] = [n for n in supersedes if n != name]
             group.attrs[L.PART_ATTR] = info
 
 
