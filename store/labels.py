@@ -19,7 +19,7 @@ import zarr
 
 from cinefeat.store import layout as L
 from cinefeat.store.errors import LabelError
-from cinefeat.store.nodes import array_at, attr_list, group_at
+from cinefeat.store.nodes import array_at, attr_dict, attr_list, group_at
 
 SOURCES = "sources"  # optional (N,) string array: where each id's labels came from
 SHOWN = 5  # conflicts named in one error
@@ -152,10 +152,10 @@ def write_labels(
 def read_splits(root: zarr.Group) -> dict[str, dict[str, list[str]]]:
     if L.SPLITS not in root:
         return {}
-    raw = group_at(root, L.SPLITS).attrs.asdict()
+    group = group_at(root, L.SPLITS)
     return {
-        name: {subset: [str(t) for t in ids] for subset, ids in subsets.items()}
-        for name, subsets in raw.items()
+        name: {subset: [str(t) for t in ids] for subset, ids in attr_dict(group, name).items()}
+        for name in group.attrs.asdict()
     }
 
 
