@@ -66,8 +66,8 @@ class FeatureTable:
                 mask = keep[b0:b1]
                 if not mask.any():
                     continue
-                values = fpart.values[b0:b1]
-                spans = fpart.spans[b0:b1]
+                values = np.asarray(fpart.values[b0:b1])
+                spans = np.asarray(fpart.spans[b0:b1])
                 if not mask.all():
                     values, spans = values[mask], spans[mask]
                 yield values, spans
@@ -111,7 +111,7 @@ def feature_table(index: StoreIndex, name: str) -> FeatureTable:
                 f"feature {name!r}: overlapping or out-of-range offsets in a part: run "
                 "`cinefeat store validate` to find the trailers, then rewrite them"
             )
-        part_texts = fpart.texts[: len(fpart.ids)].tolist()
+        part_texts = np.asarray(fpart.texts[: len(fpart.ids)]).tolist()
         ids += [fpart.ids[p] for p in positions]
         lengths.append(offsets[:, 1] - offsets[:, 0])
         texts += [str(part_texts[p]) for p in positions]

@@ -106,7 +106,7 @@ def open_command(path: Path, verify: str, as_json: bool) -> None:
     if layout.is_archive_folder(path):
         from cinefeat.store.archive.compose import open_archive
 
-        store = open_archive(path, verify=verify)  # type: ignore[arg-type]
+        store: FeatureStore = open_archive(path, verify=verify)  # type: ignore[arg-type]
     else:
         store = FeatureStore.open(path, read_only=True)
     summary = store_info(store)

@@ -19,6 +19,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from cinefeat.store.index import (
     unreachable_trailers,
 )
 from cinefeat.store.lease import Lock, lease_state, read_lease
+from cinefeat.store.nodes import array_at, attr_dict, group_at
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +138,15 @@ def _restore(groups: list[tuple[str, zarr.Group]], name: str) -> None:
     """Make a superseded part live again: drop it from every `supersedes` that names it."""
     for _, group in groups:
         info = group.attrs.get(L.PART_ATTR)
-        if isinstance(info, dict) and name in info.get("supersedes", []):
+        supersedes = info.get("supersedes", []) if isinstance(info, dict) else []
+        if isinstance(info, dict) and isinstance(supersedes, list) and name in supersedes:
             info = dict(info)
-            info["supersedes"] = [n for n in info["supersedes"] if n != name]
+            info["supersedes"] = [n for n in supersedes if n != name]
             group.attrs[L.PART_ATTR] = info
 
 
 def write_trailers(part: zarr.Group, table: TrailerTable) -> None:
-    trailers = part[L.TRAILERS]
+    trailers = group_at(part, L.TRAILERS)
     n = len(table.ids)
     if not n:
         return
@@ -153,7 +156,7 @@ def write_trailers(part: zarr.Group, table: TrailerTable) -> None:
         (L.TRAILER_STATUS, np.array(table.status, dtype=object)),
         (L.TRAILER_COMMITTED_AT, table.committed_at),
     ):
-        array = L.dense(trailers[name])
+        array = L.dense(array_at(trailers, name))
         array.resize((n,))
         array[:] = data
 
@@ -163,7 +166,7 @@ def write_feature(
     table: FeatureTable,
     rows_per_shard: int | None,
     row_chunk: int | None = None,
-    blocks: object | None = None,
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> None:
     """Create the feature's arrays at their final size and stream its rows in aligned writes."""
     group = create_feature_arrays(
@@ -177,10 +180,11 @@ def write_feature(
         rows=table.rows,
         entries=len(table.ids),
     )
-    values = AlignedWriter(L.dense(group[L.VALUES]), storage_rows(group[L.VALUES]))
-    spans = AlignedWriter(L.dense(group[L.SPANS]), storage_rows(group[L.SPANS]))
+    value_array, span_array = array_at(group, L.VALUES), array_at(group, L.SPANS)
+    values = AlignedWriter(L.dense(value_array), storage_rows(value_array))
+    spans = AlignedWriter(L.dense(span_array), storage_rows(span_array))
     digests = RowDigests(table.offsets)
-    for v, s in blocks if blocks is not None else table.blocks():  # type: ignore[union-attr]
+    for v, s in blocks if blocks is not None else table.blocks():
         v, s = np.asarray(v, dtype=table.dtype), np.asarray(s, dtype=np.float64)
         digests.feed(v, s)
         values.add(v)
@@ -195,10 +199,10 @@ def write_feature(
     table.digests = digests.result()
     check_copied(table)
     if table.ids:
-        L.dense(group[L.ENTRY_IDS])[:] = np.array(table.ids, dtype=object)
-        L.dense(group[L.OFFSETS])[:] = table.offsets
-        L.dense(group[L.DIGESTS])[:] = table.digests
-        L.dense(group[L.TEXTS])[:] = np.array(table.texts, dtype=object)
+        L.dense(array_at(group, L.ENTRY_IDS))[:] = np.array(table.ids, dtype=object)
+        L.dense(array_at(group, L.OFFSETS))[:] = table.offsets
+        L.dense(array_at(group, L.DIGESTS))[:] = table.digests
+        L.dense(array_at(group, L.TEXTS))[:] = np.array(table.texts, dtype=object)
 
 
 def check_copied(table: FeatureTable) -> None:
@@ -293,7 +297,7 @@ def _compact_parts(
     part_name = f"{COMPACT_RUN}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = store.root.require_group(STAGING)
     part = create_part(staging, part_name, COMPACT_RUN, "0")
-    info = dict(part.attrs[L.PART_ATTR])
+    info = attr_dict(part, L.PART_ATTR)
     info["supersedes"] = names
     info["runs"] = run_configs(p.info for p in index.parts)  # the runs' settings survive
     info["rows_per_shard"] = rows_per_shard
@@ -322,7 +326,7 @@ def _compact_parts(
 
 
 def _check_unchanged(
-    store: FeatureStore, sequences: dict[str, object], leases: dict[str, object]
+    store: FeatureStore, sequences: Mapping[str, object], leases: Mapping[str, object]
 ) -> None:
     """Stop before the switch when a replaced part committed or renewed its lease meanwhile."""
     current = {p.name: p.commit.get("sequence") for p in StoreIndex.build(store.root).parts}

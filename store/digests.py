@@ -26,7 +26,7 @@ DIGESTS_CRC = "digests_crc32"
 def crc32(array: np.ndarray, start: int = 0) -> int:
     """crc32 of the little-endian C-order bytes of `array`, continuing from `start`."""
     data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return zlib.crc32(data, start) & 0xFFFFFFFF
+    return zlib.crc32(data.data, start) & 0xFFFFFFFF
 
 
 def row_digest(values: np.ndarray, spans: np.ndarray) -> tuple[int, int]:

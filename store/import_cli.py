@@ -78,10 +78,10 @@ def import_command(
             for option in entry.options:
                 click.echo(f"    -o {option.name}=<{option.type}> (default {option.default!r})")
             if entry.name in known:
-                files = known[entry.name].files
-                names = ", ".join(f.name for f in files if f.default)
+                release_files = known[entry.name].files
+                names = ", ".join(f.name for f in release_files if f.default)
                 click.echo(f"    --download DIR: {known[entry.name].record} ({names})")
-                others = ", ".join(f.name for f in files if not f.default)
+                others = ", ".join(f.name for f in release_files if not f.default)
                 if others:
                     click.echo(f"    --file NAME: {others}")
         return

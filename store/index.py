@@ -24,6 +24,7 @@ from cinefeat.store.digests import DIGESTS_CRC, check_entry, crc32, offsets_dama
 from cinefeat.store.directio import RowReader
 from cinefeat.store.errors import StoreFormatError, StoreIntegrityError
 from cinefeat.store.lease import LEASE
+from cinefeat.store.nodes import array_at, attr_dict, group_at, read_slice
 from cinefeat.store.record import TrailerRecord
 
 
@@ -51,19 +52,19 @@ class FeaturePart:
     @property
     def values(self) -> zarr.Array:
         if self._values is None:
-            self._values = self.group[L.VALUES]
+            self._values = array_at(self.group, L.VALUES)
         return self._values
 
     @property
     def spans(self) -> zarr.Array:
         if self._spans is None:
-            self._spans = self.group[L.SPANS]
+            self._spans = array_at(self.group, L.SPANS)
         return self._spans
 
     @property
     def texts(self) -> zarr.Array:
         if self._texts is None:
-            self._texts = self.group[L.TEXTS]
+            self._texts = array_at(self.group, L.TEXTS)
         return self._texts
 
     def require_intact(self, trailer: str | None = None) -> None:
@@ -95,7 +96,7 @@ class FeaturePart:
         """
         if self._digests is None and DIGESTS_CRC in self.counts:
             entries = len(self.ids)
-            raw = self.group[L.DIGESTS][:entries] if entries else np.zeros((0, 2))
+            raw = array_at(self.group, L.DIGESTS)[:entries] if entries else np.zeros((0, 2))
             digests = np.asarray(raw, dtype=np.uint32).reshape(-1, 2)
             if crc32(digests) != int(self.counts[DIGESTS_CRC]):
                 raise StoreIntegrityError(
@@ -125,7 +126,8 @@ class FeaturePart:
         chunk = position // size
         if chunk not in self._text_chunks:
             stop = min(len(self.ids), (chunk + 1) * size)
-            self._text_chunks[chunk] = [str(t) for t in self.texts[chunk * size : stop].tolist()]
+            texts = read_slice(self.texts, chunk * size, stop)
+            self._text_chunks[chunk] = [str(t) for t in texts.tolist()]
         return self._text_chunks[chunk][position - chunk * size]
 
 
@@ -146,8 +148,8 @@ class Part:
     def record_json(self, position: int) -> str:
         if self._records is None:
             count = len(self.ids)
-            array = self.group[L.TRAILERS][L.TRAILER_RECORDS]
-            self._records = array[:count].tolist() if count else []
+            array = array_at(self.group, L.TRAILERS, L.TRAILER_RECORDS)
+            self._records = read_slice(array, 0, count).tolist() if count else []
         return self._records[position]
 
     def record(self, position: int) -> TrailerRecord:
@@ -155,7 +157,7 @@ class Part:
 
 
 def _strings(array: zarr.Array, count: int) -> list[str]:
-    return [str(s) for s in array[:count].tolist()] if count else []
+    return [str(s) for s in read_slice(array, 0, count).tolist()] if count else []
 
 
 def read_part(name: str, group: zarr.Group) -> Part:
@@ -174,23 +176,24 @@ def read_part(name: str, group: zarr.Group) -> Part:
     status = np.zeros(0, dtype=object)
     committed_at = np.zeros(0, dtype=np.float64)
     if count:
-        trailers = group[L.TRAILERS]
-        ids = _strings(trailers[L.TRAILER_IDS], count)
-        status = np.array(_strings(trailers[L.TRAILER_STATUS], count), dtype=object)
-        committed_at = np.asarray(trailers[L.TRAILER_COMMITTED_AT][:count], dtype=np.float64)
+        trailers = group_at(group, L.TRAILERS)
+        ids = _strings(array_at(trailers, L.TRAILER_IDS), count)
+        status = np.array(_strings(array_at(trailers, L.TRAILER_STATUS), count), dtype=object)
+        committed = array_at(trailers, L.TRAILER_COMMITTED_AT)
+        committed_at = np.asarray(committed[:count], dtype=np.float64)
     features: dict[str, FeaturePart] = {}
     for fname, fcounts in sorted(commit.get("features", {}).items()):
-        fgroup = group[L.FEATURES][fname]
+        fgroup = group_at(group, L.FEATURES, fname)
         entries = int(fcounts.get("entries", 0))
         offsets = (
-            np.asarray(fgroup[L.OFFSETS][:entries], dtype=np.int64)
+            np.asarray(array_at(fgroup, L.OFFSETS)[:entries], dtype=np.int64)
             if entries
             else np.zeros((0, 2), dtype=np.int64)
         )
         features[fname] = FeaturePart(
             group=fgroup,
-            provenance=dict(fgroup.attrs.get(L.PROVENANCE_ATTR, {})),
-            ids=_strings(fgroup[L.ENTRY_IDS], entries),
+            provenance=attr_dict(fgroup, L.PROVENANCE_ATTR),
+            ids=_strings(array_at(fgroup, L.ENTRY_IDS), entries),
             offsets=offsets,
             rows=int(fcounts.get("rows", 0)),
             part=name,
@@ -269,7 +272,7 @@ def list_parts(root: zarr.Group) -> PartListing:
     listing = PartListing()
     if L.PARTS not in root:
         return listing
-    parts = root[L.PARTS]
+    parts = group_at(root, L.PARTS)
     for name in _children(root, L.PARTS):
         try:
             with warnings.catch_warnings():

@@ -8,6 +8,7 @@ from typing import Any
 
 from cinefeat.store import layout as L
 from cinefeat.store.feature_store import FeatureStore
+from cinefeat.store.nodes import attr_dict
 
 
 def disk_usage(path: Path) -> tuple[int, int]:
@@ -52,7 +53,7 @@ def store_info(store: FeatureStore) -> dict[str, Any]:
         }
     label_names, labels = store.labels()
     files, size = disk_usage(store.path)
-    root_info = store.root.attrs.get(L.ROOT_ATTR, {})
+    root_info = attr_dict(store.root, L.ROOT_ATTR)
     return {
         "path": str(store.path),
         "kind": store_kind(store),

@@ -19,6 +19,7 @@ import zarr
 
 from cinefeat.store import layout as L
 from cinefeat.store.errors import LabelError
+from cinefeat.store.nodes import array_at, attr_dict, attr_list, group_at
 
 SOURCES = "sources"  # optional (N,) string array: where each id's labels came from
 SHOWN = 5  # conflicts named in one error
@@ -27,24 +28,26 @@ SHOWN = 5  # conflicts named in one error
 def read_labels(root: zarr.Group) -> tuple[list[str], dict[str, np.ndarray]]:
     if L.LABELS not in root:
         return [], {}
-    group = root[L.LABELS]
-    names = [str(n) for n in group.attrs.get(L.LABEL_NAMES_ATTR, [])]
-    ids = group["ids"]
+    group = group_at(root, L.LABELS)
+    names = [str(n) for n in attr_list(group, L.LABEL_NAMES_ATTR)]
+    ids = array_at(group, "ids")
     if ids.shape[0] == 0:
         return names, {}
-    matrix = np.asarray(group["multi_hot"][:], dtype=np.uint8)
-    return names, {str(tid): matrix[i] for i, tid in enumerate(ids[:].tolist())}
+    matrix = np.asarray(array_at(group, "multi_hot")[:], dtype=np.uint8)
+    return names, {str(tid): matrix[i] for i, tid in enumerate(np.asarray(ids[:]).tolist())}
 
 
 def read_label_sources(root: zarr.Group) -> dict[str, str]:
     """{id: "file:line"} for labels written with sources (stores before merging have none)."""
-    if L.LABELS not in root or SOURCES not in root[L.LABELS]:
+    if L.LABELS not in root or SOURCES not in group_at(root, L.LABELS):
         return {}
-    group = root[L.LABELS]
-    if group["ids"].shape[0] == 0:
+    group = group_at(root, L.LABELS)
+    id_array = array_at(group, "ids")
+    if id_array.shape[0] == 0:
         return {}
-    ids = [str(t) for t in group["ids"][:].tolist()]
-    return dict(zip(ids, (str(s) for s in group[SOURCES][:].tolist()), strict=True))
+    ids = [str(t) for t in np.asarray(id_array[:]).tolist()]
+    sources = np.asarray(array_at(group, SOURCES)[:]).tolist()
+    return dict(zip(ids, (str(s) for s in sources), strict=True))
 
 
 def merge_labels(
@@ -139,20 +142,20 @@ def write_labels(
     if sources is not None:
         group.create_array(SOURCES, shape=(len(ids),), chunks=(chunk,), dtype=str)
     if ids:
-        group["ids"][:] = np.array(ids, dtype=object)
-        group["multi_hot"][:] = matrix
+        array_at(group, "ids")[:] = np.array(ids, dtype=object)
+        array_at(group, "multi_hot")[:] = matrix
         if sources is not None:
-            group[SOURCES][:] = np.array([sources.get(t, "") for t in ids], dtype=object)
+            array_at(group, SOURCES)[:] = np.array([sources.get(t, "") for t in ids], dtype=object)
     group.attrs[L.LABEL_NAMES_ATTR] = list(label_names)  # written last: labels are complete
 
 
 def read_splits(root: zarr.Group) -> dict[str, dict[str, list[str]]]:
     if L.SPLITS not in root:
         return {}
-    raw = root[L.SPLITS].attrs.asdict()
+    group = group_at(root, L.SPLITS)
     return {
-        name: {subset: [str(t) for t in ids] for subset, ids in subsets.items()}
-        for name, subsets in raw.items()
+        name: {subset: [str(t) for t in ids] for subset, ids in attr_dict(group, name).items()}
+        for name in group.attrs.asdict()
     }
 
 

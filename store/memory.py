@@ -12,7 +12,7 @@ written against it behaves the same on disk.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from cinefeat.store.errors import FeatureDeclarationError, RowsError
 from cinefeat.store.provenance import complete_provenance, incompatibilities
 from cinefeat.store.record import TrailerRecord
 from cinefeat.store.rows import FeatureRows
+from cinefeat.store.write_checks import check_declaration, check_record, checked_rows, undeclared
 
 
 class MemoryStore:
@@ -57,14 +58,14 @@ class MemoryStore:
         run: str = "memory",
         worker: str = "0",
         part: str | None = None,
-        run_config: dict | None = None,
-    ):
+        run_config: dict[str, Any] | None = None,
+    ) -> MemoryWriter:
         """The store contract's writer (`run_config` is kept: `run_configs()`)."""
         if run_config is not None:
             self._run_configs[run] = dict(run_config)
         return MemoryWriter(self)
 
-    def run_configs(self) -> dict[str, dict]:
+    def run_configs(self) -> dict[str, dict[str, Any]]:
         return dict(self._run_configs)
 
     # -- reads -----------------------------------------------------------------------------------
@@ -112,6 +113,7 @@ class MemoryWriter:
         self._declared: dict[str, tuple[int, np.dtype]] = {}
         self._pending: list[tuple[TrailerRecord, dict[str, FeatureRows]]] = []
         self._added: set[str] = set()
+        self._closed = False
 
     def declare_feature(
         self,
@@ -121,9 +123,8 @@ class MemoryWriter:
         dtype: str = "float16",
         row_chunk: int | None = None,
     ) -> None:
-        if int(dim) <= 0:
-            raise FeatureDeclarationError(f"feature {name!r}: dim must be positive, got {dim}")
-        full = complete_provenance(provenance, int(dim), dtype)
+        dim = check_declaration(name, dim, dtype)
+        full = complete_provenance(provenance, dim, dtype)
         known = self.store._provenance.get(name)
         if known is not None:
             problems = incompatibilities(known, full)
@@ -133,26 +134,20 @@ class MemoryWriter:
                     f"({'; '.join(problems)}): use a new feature name"
                 )
         self.store._provenance[name] = full
-        self._declared[name] = (int(dim), np.dtype(dtype))
+        self._declared[name] = (dim, np.dtype(dtype))
 
     def add(self, record: TrailerRecord, features: dict[str, FeatureRows] | None = None) -> None:
+        if self._closed:
+            raise RowsError("this in-memory writer is closed: open a new store.writer()")
+        check_record(record)
         if record.id in self._added:
             raise RowsError(f"trailer {record.id!r} was already added to this writer")
         checked = {}
         for feature, rows in (features or {}).items():
             if feature not in self._declared:
-                raise FeatureDeclarationError(
-                    f"feature {feature!r} of trailer {record.id!r} was not declared: call "
-                    f"writer.declare_feature({feature!r}, provenance=..., dim=...) first"
-                )
+                raise undeclared(feature, record.id)
             dim, dtype = self._declared[feature]
-            values = rows.values.reshape(0, dim) if len(rows.values) == 0 else rows.values
-            if values.shape[1] != dim:
-                raise RowsError(
-                    f"trailer {record.id!r}, feature {feature!r}: rows have dim "
-                    f"{values.shape[1]} but the feature was declared with dim {dim}"
-                )
-            checked[feature] = replace(rows, values=np.asarray(values, dtype=dtype))
+            checked[feature] = checked_rows(record.id, feature, rows, dim, dtype)
         self._pending.append((record, checked))
         self._added.add(record.id)
 
@@ -179,9 +174,15 @@ class MemoryWriter:
 
     def close(self) -> None:
         self.commit()
+        self._closed = True
 
     def __enter__(self) -> MemoryWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.close()

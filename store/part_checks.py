@@ -24,6 +24,7 @@ from cinefeat.store.index import (
     unreachable_trailers,
 )
 from cinefeat.store.lease import LEASE, probe
+from cinefeat.store.nodes import group_at
 
 if TYPE_CHECKING:
     from cinefeat.store.validate import ValidationReport
@@ -172,6 +173,6 @@ def check_consolidated(root: zarr.Group, live_parts: list[str], report: Validati
 
 def _live_commit(root: zarr.Group, name: str) -> object:
     try:
-        return root[L.PARTS][name].attrs.get(L.COMMIT_ATTR)
+        return group_at(root, L.PARTS, name).attrs.get(L.COMMIT_ATTR)
     except Exception:
         return None

@@ -151,7 +151,7 @@ class Registry(Mapping[str, Callable[..., T]], Generic[T]):
     def __contains__(self, name: object) -> bool:
         return name in self.entries
 
-    def get(self, name: str, default: Any = REQUIRED) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = REQUIRED) -> Any:
         if name in self.entries:
             return self.entries[name]
         if default is not REQUIRED:
@@ -187,7 +187,7 @@ class Registry(Mapping[str, Callable[..., T]], Generic[T]):
         factory = self.get(name)
         declared = inspect.getattr_static(factory, "capabilities", None)
         if isinstance(declared, (classmethod, staticmethod)):
-            return factory.capabilities()  # type: ignore[attr-defined]
+            return factory.capabilities()
         if declared is not None:
             return factory(**options).capabilities()
         return Capabilities(device=any(o.name == "device" for o in options_of(factory)))
@@ -197,8 +197,8 @@ class Registry(Mapping[str, Callable[..., T]], Generic[T]):
 
     # a registry is one table, not a value: compared and hashed by identity (Mapping would
     # compare contents and make it unhashable)
-    __eq__ = object.__eq__  # type: ignore[assignment]
-    __hash__ = object.__hash__  # type: ignore[assignment]
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
 
 def registries() -> list[Registry[Any]]:

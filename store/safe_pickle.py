@@ -26,7 +26,7 @@ import pickle
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -111,7 +111,10 @@ def _frombuffer(buffer: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
     """numpy's protocol-5 array rebuild (`numpy._core.numeric._frombuffer`), with checked types."""
     if not isinstance(dtype, np.dtype) or dtype.hasobject:
         raise UnsafePickleError(f"an array of dtype {dtype!r} is refused (only plain dtypes)")
-    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+    if order not in ("C", "F"):
+        raise UnsafePickleError(f"an array of memory order {order!r} is refused (only C or F)")
+    layout: Literal["C", "F"] = "F" if order == "F" else "C"
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=layout)
 
 
 def _reconstruct(cls: Any, shape: Any, dtype_char: Any) -> np.ndarray:

@@ -36,6 +36,7 @@ from cinefeat.store.index import (
     read_part,
     superseded_parts,
 )
+from cinefeat.store.nodes import array_at, group_at
 from cinefeat.store.part_checks import (
     check_consolidated,
     check_leases,
@@ -125,9 +126,9 @@ def validate(store: FeatureStore, check_values: bool = True) -> ValidationReport
     if check_values and L.is_zip(store.path):
         for member, why in damaged_members(store.path):
             bits = member.split("/")
-            part = bits[1] if len(bits) > 2 and bits[0] == L.PARTS else None
+            owner = bits[1] if len(bits) > 2 and bits[0] == L.PARTS else None
             report.add(
-                "zip-crc", f"zip member {member} {why}: download the archive again", part=part
+                "zip-crc", f"zip member {member} {why}: download the archive again", part=owner
             )
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     for part in progress(parts, desc="validate", unit="part"):
@@ -191,9 +192,10 @@ def _check_trailers(part: Part, report: ValidationReport) -> None:
     count = len(part.ids)
     if not count:
         return
-    trailers = part.group[L.TRAILERS]
+    trailers = group_at(part.group, L.TRAILERS)
     for name in (L.TRAILER_IDS, L.TRAILER_RECORDS, L.TRAILER_STATUS, L.TRAILER_COMMITTED_AT):
-        _check_chunks(trailers[name], count, report, part=part.name, what=f"trailers/{name}")
+        array = array_at(trailers, name)
+        _check_chunks(array, count, report, part=part.name, what=f"trailers/{name}")
     for pos, tid in enumerate(part.ids):
         try:
             TrailerRecord.from_json(part.record_json(pos))
@@ -258,8 +260,8 @@ def _check_feature(
     for array_name, array, count in (
         (L.VALUES, values, fpart.rows),
         (L.SPANS, spans, fpart.rows),
-        (L.ENTRY_IDS, fpart.group[L.ENTRY_IDS], len(fpart.ids)),
-        (L.OFFSETS, fpart.group[L.OFFSETS], len(fpart.ids)),
+        (L.ENTRY_IDS, array_at(fpart.group, L.ENTRY_IDS), len(fpart.ids)),
+        (L.OFFSETS, array_at(fpart.group, L.OFFSETS), len(fpart.ids)),
         (L.TEXTS, fpart.texts, len(fpart.ids)),
     ):
         missing = _check_chunks(array, count, report, what=f"{name}/{array_name}", **where)

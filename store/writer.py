@@ -39,10 +39,12 @@ from cinefeat.store.arrays import (
 from cinefeat.store.digests import DIGESTS_CRC, OFFSETS_CRC, batch_digests, crc32
 from cinefeat.store.errors import FeatureDeclarationError, RowsError, StoreError
 from cinefeat.store.lease import HEARTBEAT_S, PartLease
+from cinefeat.store.nodes import array_at, group_at
 from cinefeat.store.provenance import complete_provenance, incompatibilities
 from cinefeat.store.record import TrailerRecord
 from cinefeat.store.rows import FeatureRows
 from cinefeat.store.textcodec import encode_texts
+from cinefeat.store.write_checks import check_declaration, check_record, checked_rows, undeclared
 
 if TYPE_CHECKING:
     from cinefeat.store.feature_store import FeatureStore
@@ -121,9 +123,9 @@ class StoreWriter:
         self.name = name
         self.lease = PartLease(self.store.path / L.PARTS / name, self.lease_interval_s)
         self.group = create_part(parts, name, self.run, self.worker, self._run_config)
-        trailers = self.group[L.TRAILERS]
+        trailers = group_at(self.group, L.TRAILERS)
         self._trailers = {
-            array: L.dense(trailers[array])
+            array: L.dense(array_at(trailers, array))
             for array in (
                 L.TRAILER_IDS,
                 L.TRAILER_RECORDS,
@@ -144,13 +146,7 @@ class StoreWriter:
         row_chunk: int | None = None,
     ) -> None:
         """Create the feature's arrays in this part; refuse provenance contradicting the store."""
-        L.check_name("feature", name)
-        if dtype not in L.VALUE_DTYPES:
-            raise FeatureDeclarationError(
-                f"feature {name!r}: dtype {dtype!r} is not supported: use one of {L.VALUE_DTYPES}"
-            )
-        if int(dim) <= 0:
-            raise FeatureDeclarationError(f"feature {name!r}: dim must be positive, got {dim}")
+        dim = check_declaration(name, dim, dtype)
         full = complete_provenance(provenance, int(dim), dtype)
         existing = self._declared.get(name)
         if existing is not None:
@@ -180,12 +176,12 @@ class StoreWriter:
             dim=dim,
             dtype=np.dtype(dtype),
             provenance=provenance,
-            values=L.dense(group[L.VALUES]),
-            spans=L.dense(group[L.SPANS]),
-            ids=L.dense(group[L.ENTRY_IDS]),
-            offsets=L.dense(group[L.OFFSETS]),
-            texts=L.dense(group[L.TEXTS]),
-            digests=L.dense(group[L.DIGESTS]),
+            values=L.dense(array_at(group, L.VALUES)),
+            spans=L.dense(array_at(group, L.SPANS)),
+            ids=L.dense(array_at(group, L.ENTRY_IDS)),
+            offsets=L.dense(array_at(group, L.OFFSETS)),
+            texts=L.dense(array_at(group, L.TEXTS)),
+            digests=L.dense(array_at(group, L.DIGESTS)),
             row_chunk=row_chunk,
         )
 
@@ -195,8 +191,7 @@ class StoreWriter:
         """Queue one complete trailer (its record and any of its declared features)."""
         if self._closed:
             raise RowsError(f"writer of part {self.name} is closed: open a new store.writer()")
-        if not isinstance(record, TrailerRecord):
-            raise TypeError(f"add() needs a TrailerRecord, got {type(record).__name__}")
+        check_record(record)
         if record.id in self._pending_ids or record.id in self._written_ids:
             raise RowsError(
                 f"trailer {record.id!r} was already added to part {self.name}: add each trailer "
@@ -206,11 +201,8 @@ class StoreWriter:
         for feature, rows in (features or {}).items():
             declared = self._declared.get(feature)
             if declared is None:
-                raise FeatureDeclarationError(
-                    f"feature {feature!r} of trailer {record.id!r} was not declared: call "
-                    f"writer.declare_feature({feature!r}, provenance=..., dim=...) first"
-                )
-            checked[feature] = self._checked_rows(record.id, feature, rows, declared)
+                raise undeclared(feature, record.id)
+            checked[feature] = checked_rows(record.id, feature, rows, declared.dim, declared.dtype)
         self._pending.append(_Pending(record, checked))
         self._pending_ids.add(record.id)
         due = self.commit_every and len(self._pending) >= self.commit_every
@@ -220,35 +212,6 @@ class StoreWriter:
         )
         if due or late:
             self.commit()
-
-    def _checked_rows(
-        self, trailer: str, feature: str, rows: FeatureRows, declared: _Declared
-    ) -> FeatureRows:
-        if not isinstance(rows, FeatureRows):
-            raise TypeError(f"{trailer}/{feature}: expected FeatureRows, got {type(rows).__name__}")
-        values = rows.values
-        if len(values) == 0:
-            values = values.reshape(0, declared.dim)
-        if values.shape[1] != declared.dim:
-            raise RowsError(
-                f"trailer {trailer!r}, feature {feature!r}: rows have dim {values.shape[1]} but "
-                f"the feature was declared with dim {declared.dim}: fix the extractor's `dim`"
-            )
-        if rows.texts is not None and len(rows.texts) != len(values):
-            raise RowsError(
-                f"trailer {trailer!r}, feature {feature!r}: {len(rows.texts)} texts for "
-                f"{len(values)} rows: give one text dict per row, or texts=None"
-            )
-        with np.errstate(over="ignore"):  # overflow to inf is reported just below
-            values = np.ascontiguousarray(values, dtype=declared.dtype)
-        if values.size and not np.isfinite(values).all():
-            log.warning(
-                "trailer %r, feature %r: non-finite values (NaN/Inf) stored as given; "
-                "`cinefeat store validate` will report them",
-                trailer,
-                feature,
-            )
-        return FeatureRows(values, np.asarray(rows.spans, dtype=np.float64), rows.texts)
 
     # -- committing ------------------------------------------------------------------------------
 

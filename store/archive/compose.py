@@ -131,8 +131,10 @@ class ArchiveStore(FeatureStore):
     def texts(self, trailer_id: str, feature: str) -> list[dict[str, Any]]:
         return self._store(feature).texts(trailer_id, feature)
 
-    def load_feature(self, feature: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        return self._store(feature).load_feature(feature)
+    def load_feature(
+        self, feature: str, verify: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
+        return self._store(feature).load_feature(feature, verify=verify)
 
     def __getitem__(self, trailer_id: str) -> dict[str, FeatureRows]:
         if trailer_id not in self.metadata:

@@ -32,6 +32,7 @@ from cinefeat.store.importers._common import (
     write_samples,
 )
 from cinefeat.store.importers.releases import downloaded_file
+from cinefeat.store.nodes import array_at
 
 RELEASE = "Trailers12k, Montalvo-Lezama et al. (DIViTA)"
 SITE = "https://richardtml.github.io/trailers12k/"
@@ -137,7 +138,7 @@ class Trailers12kImporter:
             features: dict[str, np.ndarray | None] = {}
             for name, (_, path, group) in groups.items():
                 try:
-                    array = group[mid]
+                    array = array_at(group, mid)
                 except KeyError:
                     if not self.skip_missing:
                         raise ReleaseFormatError(
@@ -201,9 +202,9 @@ def _read_csv(
 def _spec(name: str, rep: str, path: Path, group: zarr.Group) -> FeatureSpec:
     dim = group.attrs.get("num_features")
     first = next(iter(group.array_keys()), None)
-    dtype = np.dtype(group[first].dtype) if first is not None else np.dtype(np.float32)
+    dtype = np.dtype(array_at(group, first).dtype) if first is not None else np.dtype(np.float32)
     if dim is None and first is not None:
-        dim = group[first].shape[1]
+        dim = array_at(group, first).shape[1]
     if dim is None:
         raise ReleaseFormatError(f"{path}: no 'num_features' attribute and no arrays")
     backbone = BACKBONES.get(rep.removeprefix("trailers_").split("_fp")[0])
@@ -227,6 +228,8 @@ def _spec(name: str, rep: str, path: Path, group: zarr.Group) -> FeatureSpec:
         "model": f"{backbone[0]} pretrained on {backbone[1]}" if backbone else "not stated",
         "sampling": {"rows": "clips in order (fpc: frames per clip)", "spans": STEP_SPANS},
     }
+    if not isinstance(dim, int | float | str):
+        raise ReleaseFormatError(f"{path}: 'num_features' is {dim!r}, not a number")
     return FeatureSpec(name, provenance, int(dim), "float16" if dtype == np.float16 else "float32")
 
 

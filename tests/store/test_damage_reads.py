@@ -13,7 +13,7 @@ from store_testkit import PROVENANCE, rows_for
 from cinefeat.store import FeatureStore, TrailerRecord
 from cinefeat.store.archive import write_stored_zip
 from cinefeat.store.compact import compact
-from cinefeat.store.errors import StoreIntegrityError
+from cinefeat.store.errors import StoreFormatError, StoreIntegrityError
 from cinefeat.store.hdf5 import export_hdf5
 from cinefeat.store.validate import validate
 from cinefeat.store.zipmembers import stored_members
@@ -131,3 +131,33 @@ def test_parts_written_before_digests_still_read(tmp_path: Path) -> None:
     reopened = FeatureStore.open(store.path)
     assert validate(reopened).problems == []
     np.testing.assert_array_equal(reopened.get("t9", "clip").values, rows_for(9, 12, 8).values)
+
+
+def test_a_group_where_an_array_belongs_is_named(tmp_path: Path) -> None:
+    """zarr 3 hands back a Group for `labels/ids` made a folder by hand; the reader names the node
+    instead of failing inside numpy ("'Group' object has no attribute 'shape'")."""
+    store = _store(tmp_path)
+    store.set_labels(["Drama", "Comedy"], {"t0": ["Drama"], "t1": ["Comedy"]})
+    ids = store.path / "labels" / "ids"
+    for child in ids.iterdir():
+        if child.is_dir():
+            import shutil
+
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    (ids / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group"}))
+    with pytest.raises(StoreFormatError, match=r"labels/ids is a group where cinefeat expects an "):
+        FeatureStore.open(store.path).labels()
+
+
+def test_an_attribute_of_the_wrong_json_type_is_named(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.set_labels(["Drama"], {"t0": ["Drama"]})
+    meta = store.path / "labels" / "zarr.json"
+    doc = json.loads(meta.read_text())
+    key = next(k for k in doc["attributes"] if "name" in k)
+    doc["attributes"][key] = "Drama,Comedy"
+    meta.write_text(json.dumps(doc))
+    with pytest.raises(StoreFormatError, match=rf"attribute '{key}' of labels is str, not a JSON"):
+        FeatureStore.open(store.path).labels()
