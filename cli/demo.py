@@ -236,7 +236,7 @@ def _run_demo(quiet: bool, out_dir: Path, offline: bool, device: str) -> None:
         step(
             "train",
             store,
-            "--head",
+            "--arch",
             HEAD,
             "--features",
             features,

@@ -10,7 +10,6 @@ fetch` is for cinefeat's own archives, which open as stores without an import).
 
 from __future__ import annotations
 
-import json
 import typing
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import click
 
 from cinefeat.store.cli import _user_errors
+from cinefeat.store.cli_options import echo_result, json_option
 from cinefeat.store.registry import Option
 
 
@@ -46,7 +46,7 @@ from cinefeat.store.registry import Option
     "--keep-archives", is_flag=True, help="With --download: keep .tar.gz after unpacking."
 )
 @click.option("--list", "list_formats", is_flag=True, help="List the formats and their options.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("the summary")
 @_user_errors
 def import_command(
     format: str | None,
@@ -100,7 +100,7 @@ def import_command(
         )
     parsed = parse_options(IMPORTERS.options(format), options)
     summary = import_release(format, source, out, **parsed)
-    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.format_text())
+    echo_result(summary.to_dict(), as_json, summary.format_text)
 
 
 def parse_options(declared: tuple[Option, ...], given: tuple[str, ...]) -> dict[str, Any]:

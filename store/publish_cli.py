@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cinefeat.store.archive.errors import ArchiveError
+from cinefeat.store.cli_options import echo_result, json_option
 
 API_URL_HELP = (
     "API base URL of another InvenioRDM instance (an institutional repository, a local test "
@@ -83,7 +84,7 @@ def _client(sandbox: bool, token_file: Path | None, api_url: str | None, need_to
 
 
 def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> None:
-    click.echo(json.dumps(payload, indent=2) if as_json else text())
+    echo_result(payload, as_json, text)
 
 
 @click.command("archive")
@@ -104,7 +105,7 @@ def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> No
     help="Publication metadata (YAML/TOML) for the title and CITATION.cff.",
 )
 @click.option("--title", help="Title of the data card (default: from --metadata).")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@json_option("the manifest")
 def archive_command(
     store: Path,
     out_dir: Path,
@@ -164,7 +165,7 @@ def archive_command(
     is_flag=True,
     help="Check everything locally and print exactly what would be sent; send nothing.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 def publish_command(
     archive_dir: Path,
     metadata_file: Path,
@@ -259,7 +260,7 @@ def _dry_run(
     help="With --auth: file holding the token (default: $ZENODO_TOKEN).",
 )
 @click.option("--api-url", help=API_URL_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+@json_option("a summary")
 def fetch_command(
     record: str,
     dest: Path,
