@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cinefeat.store.cli_options import (
-    DeviceError,
     LazyChoice,
     device_option,
     echo_result,
@@ -37,13 +36,6 @@ def _head_choices() -> list[str]:
     from cinefeat.fuse.heads import head_choices
 
     return head_choices()
-
-
-def _device(name: str) -> str:
-    try:
-        return resolve_device(name)
-    except DeviceError as error:
-        raise click.BadParameter(str(error), param_hint="--device") from error
 
 
 # `--arch NAME` of train and tune: a head architecture of the registry. It was `--head NAME`, which
@@ -101,12 +93,10 @@ def _out_option(help_text: str) -> Callable[[Callable], Callable]:
 
 
 def _open_store(path: str) -> Any:
+    """The store at `path`; NotAStoreError and friends name the fix (shown by cli.main)."""
     from cinefeat.store import FeatureStore
 
-    try:
-        return FeatureStore.open(path)
-    except Exception as error:  # NotAStoreError and friends: show the store's own message
-        raise click.ClickException(str(error)) from error
+    return FeatureStore.open(path)
 
 
 def _data_options(function: Callable) -> Callable:
@@ -474,7 +464,7 @@ def evaluate_command(
     from cinefeat.fuse.report import write_report, write_summary
     from cinefeat.fuse.train import predict_proba
 
-    device = _device(device)
+    device = resolve_device(device)
     store = _open_store(store_path)
     if late_fusion and len(head_dirs) != 2:
         raise click.ClickException("--late-fusion needs exactly two --head folders")

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from cinefeat.store.errors import CinefeatError
-from cinefeat.store.exit_codes import EXIT_USAGE
+from cinefeat.store.exit_codes import EXIT_ERROR, EXIT_USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,10 +39,17 @@ class SharedArgument(click.Argument):
 
 
 class DeviceError(CinefeatError, ValueError):
-    """A device that this machine does not have, or not a device at all; the message names the
-    fix. A wrong command line, so it exits with the usage code."""
+    """Not a device at all (`--device gpu0`): a wrong command line, so the usage exit code."""
 
     exit_code = EXIT_USAGE
+
+
+class DeviceUnavailable(DeviceError):
+    """A device that this machine does not have (`--device cuda` without CUDA): the command line
+    is right but the command cannot start here, so the error exit code; the message names the
+    fix."""
+
+    exit_code = EXIT_ERROR
 
 
 def resolve_device(name: str | None = "auto") -> str:
@@ -63,7 +70,9 @@ def resolve_device(name: str | None = "auto") -> str:
             f"--device {name!r} is not a device: use auto, cpu, cuda or cuda:N"
         ) from error
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"--device {name} asked for, but CUDA is not available; use --device cpu")
+        raise DeviceUnavailable(
+            f"--device {name} asked for, but CUDA is not available; use --device cpu"
+        )
     return str(device)
 
 

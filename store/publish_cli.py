@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from cinefeat.store.archive.errors import ArchiveError
-from cinefeat.store.cli_options import echo_result, json_option
+from cinefeat.store.cli_options import echo_result, json_option, store_argument
 
 API_URL_HELP = (
     "API base URL of another InvenioRDM instance (an institutional repository, a local test "
@@ -88,7 +88,7 @@ def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> No
 
 
 @click.command("archive")
-@click.argument("store", type=click.Path(exists=True, path_type=Path))
+@store_argument
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--features", help="Comma-separated features to include (default: all).")
 @click.option(
@@ -107,7 +107,7 @@ def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> No
 @click.option("--title", help="Title of the data card (default: from --metadata).")
 @json_option("the manifest")
 def archive_command(
-    store: Path,
+    store_path: Path,
     out_dir: Path,
     features: str | None,
     groups: tuple[str, ...],
@@ -122,7 +122,7 @@ def archive_command(
     with _user_errors():
         metadata = read_metadata_file(metadata_file) if metadata_file else None
         manifest = build_archive(
-            store,
+            store_path,
             out_dir,
             features=_features(features),
             title=title,

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from cinefeat.store.cli_options import (
-    DeviceError,
     device_option,
     echo_result,
     json_option,
@@ -28,12 +27,10 @@ SUGGEST_THRESHOLD = 0.30
 
 
 def open_store(path: str) -> Any:
+    """The store at `path`; NotAStoreError and friends name the fix (shown by cli.main)."""
     from cinefeat.store import FeatureStore
 
-    try:
-        return FeatureStore.open(path)
-    except Exception as error:  # NotAStoreError and friends carry a message that names the fix
-        raise click.ClickException(str(error)) from error
+    return FeatureStore.open(path)
 
 
 def load_any_head(head_dir: str, device: str) -> tuple[Any, dict[str, int]]:
@@ -68,13 +65,6 @@ def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | N
     return head_inputs(store, head, ids)
 
 
-def _device(device: str | None) -> str:
-    try:
-        return resolve_device(device)
-    except DeviceError as error:
-        raise click.ClickException(str(error)) from error
-
-
 @click.command("embed")
 @store_argument
 @click.option(
@@ -98,7 +88,7 @@ def embed_command(
     from cinefeat.fuse.similarity.store_io import embedding_provenance, write_embeddings
 
     store = open_store(store_path)
-    device = _device(device)
+    device = resolve_device(device)
     head, max_len = load_any_head(head_dir, device)
     features = getattr(head, "feature_names", None) or head.config.feature_order
     ids = sorted(set(store.ids(status="ok")).intersection(*(store.committed(f) for f in features)))
@@ -174,7 +164,7 @@ def suggest_command(
 
     store = open_store(store_path)
     try:
-        head = load_head(head_dir, _device(device))
+        head = load_head(head_dir, resolve_device(device))
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     names, labels = store.labels()
@@ -256,7 +246,7 @@ def similarity_tune_command(
     from cinefeat.store.jsonout import json_text
 
     store = open_store(store_path)
-    device = _device(device)
+    device = resolve_device(device)
     try:
         head = load_head(head_dir, device)
     except ValueError as error:
