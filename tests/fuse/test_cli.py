@@ -211,6 +211,20 @@ def test_evaluate_uses_the_split_the_head_was_trained_on(store_path: str, tmp_pa
     assert json.loads((tmp_path / "s" / "metrics.json").read_text())["count"] == 12
 
 
+def test_the_deprecated_head_name_of_train_still_trains(store_path: str, tmp_path: Path) -> None:
+    """`train --head NAME` (before --arch) keeps working, so old scripts do not break; its JSON
+    parses with a strict parser (no bare NaN)."""
+    result = CliRunner().invoke(
+        main,
+        ["train", store_path, "--head", "mlp", "--features", "clip", "--out", str(tmp_path / "h"),
+         "--set", "hidden=8", "--json", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout, parse_constant=pytest.fail)
+    assert answer["head"] == "mlp" and (tmp_path / "h" / "model.safetensors").is_file()
+    assert "use --arch mlp" in result.stderr
+
+
 def test_errors_name_the_fix(store_path: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["train", store_path, "--arch", "mlp", "--features", "nope", "--out", str(tmp_path)]

@@ -139,6 +139,13 @@ def test_cli_info_compact_export_import(store: FeatureStore, tmp_path: Path) -> 
     back = runner.invoke(main, ["store", "import-hdf5", str(h5), str(tmp_path / "back")])
     assert back.exit_code == 0 and "14 trailers" in back.stdout
     _assert_same_store(FeatureStore.open(store.path), FeatureStore.open(tmp_path / "back"))
+    # --json on the commands that write (docs/cli.md): one document, the same facts
+    again = runner.invoke(main, ["store", "compact", str(store.path), "--json"])
+    assert json.loads(again.stdout)["part"] is None  # already compact
+    exported = runner.invoke(main, ["store", "export-hdf5", str(store.path), str(h5), "--json"])
+    assert json.loads(exported.stdout) == {"store": str(store.path), "out": str(h5)}
+    h5_back = runner.invoke(main, ["store", "import-hdf5", str(h5), str(tmp_path / "b2"), "--json"])
+    assert json.loads(h5_back.stdout)["trailers"] == 14
     missing = runner.invoke(main, ["store", "info", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "not a cinefeat store" in missing.output
 
