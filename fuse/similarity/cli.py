@@ -117,15 +117,11 @@ def similar_command(
     store_path: str, trailer_id: str, k: int, feature: str | None, as_json: bool
 ) -> None:
     """The K trailers most similar to ID (exact cosine search over one embedding per trailer)."""
-    from cinefeat.fuse.similarity.search import SimilarityError
     from cinefeat.fuse.similarity.store_io import load_index
 
     store = open_store(store_path)
-    try:
-        index, feature = load_index(store, feature)
-        neighbours = index.similar(trailer_id, k)
-    except SimilarityError as error:
-        raise click.ClickException(str(error)) from error
+    index, feature = load_index(store, feature)  # SimilarityError names the fix (cli.main)
+    neighbours = index.similar(trailer_id, k)
     rows = [{"id": n.id, "similarity": n.similarity} for n in neighbours]
     echo_result(
         {"query": trailer_id, "feature": feature, "neighbours": rows},

@@ -46,12 +46,9 @@ def _parse_max_len(text: str | None) -> dict[str, int]:
 
 
 def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
-    from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 
-    try:
-        return LabelEmbeddings.load(path).select(names)
-    except LabelEmbeddingError as error:
-        raise click.ClickException(str(error)) from error
+    return LabelEmbeddings.load(path).select(names)  # LabelEmbeddingError: shown by cli.main
 
 
 @click.command("zeroshot-train")
