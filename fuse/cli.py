@@ -307,6 +307,7 @@ def train_command(
     from cinefeat.fuse.runs import load_split, train_head
 
     head_name = _arch(head_name, deprecated_head_name)
+    kwargs["device"] = resolve_device(kwargs["device"])  # a DeviceError before any work
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)
@@ -562,6 +563,7 @@ def tune_command(
     from cinefeat.fuse.tune import parse_grid, run_grid
 
     head_name = _arch(head_name, deprecated_head_name)
+    kwargs["device"] = resolve_device(kwargs["device"])  # a DeviceError before any work
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)

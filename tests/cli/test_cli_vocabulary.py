@@ -226,10 +226,11 @@ def test_a_path_that_is_not_a_store_is_error_1_without_traceback(tmp_path: Path)
     assert "Traceback" in run("-v", "store", "info", tmp_path / "nothing").stderr
 
 
-def test_a_device_that_is_not_one_is_a_usage_error_2(tmp_path: Path) -> None:
-    result = run("evaluate", tmp_path, "--head", tmp_path, "--out", tmp_path / "r", "--device",
-                 "gpu0")  # fmt: skip
-    assert result.exit_code == EXIT_USAGE
+@pytest.mark.parametrize("command", ["evaluate", "train"])
+def test_a_device_that_is_not_one_is_a_usage_error_2(command: str, tmp_path: Path) -> None:
+    what = ["--head", tmp_path] if command == "evaluate" else ["--arch", "mlp", "--features", "a"]
+    result = run(command, tmp_path, *what, "--out", tmp_path / "r", "--device", "gpu0")
+    assert result.exit_code == EXIT_USAGE, result.output
     assert "error: --device 'gpu0' is not a device" in result.stderr
 
 
