@@ -7,9 +7,9 @@ default, one help text and one meaning in every command (issue 20, item 3): `--d
 to `auto` (`resolve_device`: CUDA when this machine has it, else the CPU; before, extract said
 `cpu`, fuse said `auto` or "CUDA if available"); `--json` prints one valid JSON document
 (`echo_result`: undefined numbers as null). The declared parameters are `SharedOption` /
-`SharedArgument` instances, which is how tests/cli/test_cli_surface.py tells them from look-alikes
-declared by hand. Nothing here imports torch or numpy at import time: `cinefeat --help` must stay
-fast (item 8).
+`SharedArgument` instances, which is how tests/cli/test_cli_vocabulary.py tells them from
+look-alikes declared by hand. Nothing here imports torch or numpy at import time: `cinefeat
+--help` must stay fast (item 8).
 """
 
 from __future__ import annotations
