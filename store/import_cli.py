@@ -11,6 +11,7 @@ fetch` is for cinefeat's own archives, which open as stores without an import).
 from __future__ import annotations
 
 import typing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,10 @@ def import_command(
             raise click.UsageError("give SOURCE or --download DIR, not both")
         parse_options(IMPORTERS.options(format), options)  # bad options fail before downloading
         report = download_release(format, download_dir, files=files, keep_archives=keep_archives)
-        click.echo(report.format_text(), err=out is not None and as_json)
-        if out is None:
+        if out is None:  # only the download: it is the result
+            echo_result(asdict(report), as_json, report.format_text)
             return
+        click.echo(report.format_text(), err=as_json)  # stdout stays one JSON document
         source = download_dir
     if format is None or source is None or out is None:
         raise click.UsageError(
