@@ -48,7 +48,7 @@ _arch_options = (
         "head_name",
         type=LazyChoice(_head_choices),
         default=None,
-        help="Head architecture (registry; docs/heads/), e.g. mlp or multi-transformer:sulun2024.",
+        help="Head architecture (required; registry: docs/heads/), e.g. mlp or mlp:sulun2024.",
     ),
     click.option(
         "--head",
