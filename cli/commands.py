@@ -3,7 +3,6 @@ both extract and fuse."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import click
 
 from cinefeat.cli.demo import demo
 from cinefeat.extract.cli import precision_option, resolve_extract_device
-from cinefeat.store.cli_options import device_option
+from cinefeat.store.cli_options import device_option, echo_result, json_option, store_argument
 from cinefeat.store.errors import NO_LABELS
+from cinefeat.store.exit_codes import batch_exit_code
 
 
 @click.command("predict")
@@ -52,7 +52,7 @@ from cinefeat.store.errors import NO_LABELS
     type=click.Path(file_okay=False, path_type=Path),
     help="Transformer heads: save a contact sheet PNG of the most attended keyframes here.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print every label with its score as JSON.")
+@json_option("every label of every video with its score")
 def predict(
     videos: tuple[Path, ...],
     head_dir: Path,
@@ -68,7 +68,8 @@ def predict(
 
     Supervised heads give sigmoid probabilities of their own labels; zero-shot heads score any
     label names given with --labels. A head trained on features made by other models or samplers
-    than this installation makes is refused, naming each difference.
+    than this installation makes is refused, naming each difference. Exit code 3 when some videos
+    failed, 4 when all did (docs/cli.md).
     """
     from cinefeat.cli.heads import PredictError, load_trained_head
     from cinefeat.cli.predict import load_recipe, predict_videos
@@ -106,11 +107,13 @@ def predict(
             "threshold": result.threshold,
             "videos": [v.to_dict() | {"explain": explained.get(v.video)} for v in result.videos],
         }
-        click.echo(json.dumps(out, indent=1, ensure_ascii=False))
+        echo_result(out, as_json, "")
     else:
         _print_text(result, top, explained)
-    if all(v.status == "failed" for v in result.videos):
-        sys.exit(1)
+    failed = sum(v.status == "failed" for v in result.videos)
+    code = batch_exit_code(ok=len(result.videos) - failed, failed=failed)
+    if code:
+        sys.exit(code)
 
 
 def _print_text(result, top: int, explained: dict[str, str]) -> None:
@@ -132,7 +135,7 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
 
 
 @click.command("embed-labels")
-@click.argument("store_path", metavar="STORE", type=click.Path(exists=True, path_type=Path))
+@store_argument
 @click.option(
     "--out",
     "out_file",
@@ -149,8 +152,9 @@ def _print_text(result, top: int, explained: dict[str, str]) -> None:
     help="Multi-word labels: mean of word embeddings (Dogan et al.) or the whole name.",
 )
 @device_option
+@json_option("the labels embedded and the file")
 def embed_labels_command(
-    store_path: Path, out_file: Path, encoder: str, multiword: str, device: str
+    store_path: Path, out_file: Path, encoder: str, multiword: str, device: str, as_json: bool
 ) -> None:
     """Embed every label name of STORE for `cinefeat zeroshot-train --label-embeddings`."""
     from cinefeat.cli.label_embeddings import embed_labels
@@ -163,7 +167,12 @@ def embed_labels_command(
     embeddings = embed_labels(names, encoder, multiword, device)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     embeddings.save(out_file)
-    click.echo(f"{len(names)} labels embedded with {encoder} ({embeddings.dim}-d) -> {out_file}")
+    answer = {"labels": names, "encoder": encoder, "dim": embeddings.dim, "out": str(out_file)}
+    echo_result(
+        answer,
+        as_json,
+        f"{len(names)} labels embedded with {encoder} ({embeddings.dim}-d) -> {out_file}",
+    )
 
 
 COMMANDS: list[click.Command] = [predict, embed_labels_command, demo]

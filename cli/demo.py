@@ -193,17 +193,14 @@ def _environment(**values: str):
 
 def _run_demo(quiet: bool, out_dir: Path, offline: bool, device: str) -> None:
     from cinefeat.cli.demo_dataset import build_dataset
-    from cinefeat.cli.demo_media import MEDIA, MediaError, find_media
+    from cinefeat.cli.demo_media import MEDIA, find_media
     from cinefeat.cli.demo_report import write_demo_report
     from cinefeat.extract.summary import EXIT_SOME_FAILED
 
     started = time.perf_counter()
     out_dir = out_dir.resolve()
     store, report, explain = (out_dir / n for n in ("demo.zarr", "report", "explain"))
-    try:
-        media = find_media(download=not offline)
-    except MediaError as error:
-        raise click.ClickException(str(error)) from error
+    media = find_media(download=not offline)  # a MediaError names the fix (shown by cli.main)
     click.echo(f"sample media: {', '.join(str(p) for p in media.values())}", err=True)
     clips, labels_file = build_dataset(media, out_dir / "dataset")
     click.echo(f"dataset: {len(clips)} clips in {out_dir / 'dataset'}", err=True)
@@ -236,7 +233,7 @@ def _run_demo(quiet: bool, out_dir: Path, offline: bool, device: str) -> None:
         step(
             "train",
             store,
-            "--head",
+            "--arch",
             HEAD,
             "--features",
             features,

@@ -20,6 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cinefeat.store.errors import CinefeatError
+
 log = logging.getLogger(__name__)
 
 
@@ -79,7 +81,7 @@ MEDIA: tuple[SampleMedia, ...] = (
 )
 
 
-class MediaError(Exception):
+class MediaError(CinefeatError):
     """Sample media that could not be found or fetched; the message says where it looked."""
 
 

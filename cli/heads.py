@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from cinefeat.extract.base import Extractor
+from cinefeat.store.errors import CinefeatError
 
 
-class PredictError(Exception):
+class PredictError(CinefeatError):
     """A head or video that cannot be predicted on; the message says why and what to do."""
 
 

@@ -4,16 +4,24 @@ Each component owns its subcommands (`cinefeat.store.cli`, `cinefeat.extract.cli
 `cinefeat.fuse.cli` each export `COMMANDS`); this module only mounts them, so `--help` on any
 subcommand is written next to the code it drives. A component whose optional dependencies are not
 installed still shows up, as a command that says which extra to install.
+
+User errors are handled here, once: any `CinefeatError` a command raises is printed as
+`error: <message>` (its traceback only with `-v`) and ends the command with the error's exit code
+(store/exit_codes.py, docs/cli.md). Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import traceback
+from typing import Any
 
 import click
 
+from cinefeat.store.cli_options import quiet_option
 from cinefeat.store.console import setup_logging
+from cinefeat.store.errors import CinefeatError
 
 # (module, pip extra that provides its dependencies, modules that extra must make importable)
 COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
@@ -27,8 +35,29 @@ COMPONENTS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on stderr.")
+class CinefeatGroup(click.Group):
+    """The root group: turns a `CinefeatError` from any subcommand into `error: <message>` and
+    its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CinefeatError as error:
+            if ctx.params.get("verbose"):
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            click.echo(f"error: {_message(error)}", err=True)
+            ctx.exit(error.exit_code)
+
+
+def _message(error: CinefeatError) -> str:
+    """The error's message; a `KeyError` subclass without its own `__str__` would quote it."""
+    if isinstance(error, KeyError) and error.args and type(error).__str__ is KeyError.__str__:
+        return str(error.args[0])
+    return str(error)
+
+
+@click.group(cls=CinefeatGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@quiet_option
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.version_option(package_name="cinefeat")
 def main(quiet: bool, verbose: int) -> None:

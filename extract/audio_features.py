@@ -26,10 +26,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from cinefeat.store.errors import CinefeatError
+
 MelScale = Literal["slaney", "htk"]
 
 
-class AudioInputError(ValueError):
+class AudioInputError(CinefeatError, ValueError):
     """Audio of a shape/rate the front-ends cannot use (message says what is expected)."""
 
 

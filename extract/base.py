@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from cinefeat.store import registry
+from cinefeat.store.errors import CinefeatError
 from cinefeat.store.provenance import provenance_hash
 from cinefeat.store.rows import FeatureRows
 
@@ -89,7 +90,7 @@ class ExtractorConfig:
         return asdict(self)
 
 
-class LoadError(Exception):
+class LoadError(CinefeatError):
     """`Extractor.load` cannot load the model: missing, corrupt or foreign weights, or a config
     the weights do not fit. The run stops with the message (which names the fix); errors of the
     weights table, checkpoint readers and extractors subclass it, so the CLI catches one type."""

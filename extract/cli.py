@@ -6,7 +6,6 @@ detector appears here without touching this file.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -19,7 +18,13 @@ from typing import Any
 import click
 
 from cinefeat.extract.models_cli import models
-from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+from cinefeat.store.cli_options import (
+    DeviceError,
+    device_option,
+    echo_result,
+    json_option,
+    resolve_device,
+)
 from cinefeat.store.job_config import config_option, effective_config
 
 log = logging.getLogger(__name__)
@@ -173,7 +178,7 @@ def _detector_names() -> list[str]:
     show_default=True,
     help="Comma-separated file extensions that count as videos.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@json_option("the summary")
 def extract(
     dataset_dir: Path,
     store_path: Path,
@@ -201,7 +206,7 @@ def extract(
 
     Exit codes: 0 all ok, 3 some trailers failed or are partial (a damaged stream failed some
     features), 4 every trailer failed (nothing usable),
-    1 the run could not start, 2 usage error.
+    1 the run could not start, 2 usage error (docs/cli.md).
     """
     from cinefeat.extract.collisions import record_collisions
     from cinefeat.extract.extractors import BROKEN, EXTRACTORS
@@ -281,7 +286,7 @@ def extract(
             summary = _run_local(store, extractors, run_options, trailers)
     summary.merge(refused)
     _report(summary, len(trailers) + len(result.collisions), as_json)
-    if summary.exit_code != 0:  # the codes: extract/summary.py, docs/quickstart.md
+    if summary.exit_code != 0:  # the codes: store/exit_codes.py, docs/cli.md
         raise SystemExit(summary.exit_code)
 
 
@@ -377,7 +382,7 @@ def resolve_extract_device(device: str) -> str:
 
 def _report(summary: Any, total: int, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(summary.to_dict(total), indent=1, ensure_ascii=False))
+        echo_result(summary.to_dict(total), as_json, "")
         return
     click.echo(summary.table())
     for trailer_id, stage, error in summary.failures[:20]:

@@ -67,12 +67,13 @@ from cinefeat.extract.samplers import (
 )
 from cinefeat.extract.scaling import frame_to_rgb, resized
 from cinefeat.extract.scenes import create_scene_detector
+from cinefeat.store.errors import CinefeatError
 
 HISTOGRAM_SIZE = (64, 36)
 HISTOGRAM_BINS = 4
 
 
-class DecodeError(Exception):
+class DecodeError(CinefeatError):
     """The trailer cannot be decoded at all: no video frame, or a truncated file (message says
     how much was decodable)."""
 

@@ -30,6 +30,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from cinefeat.store.errors import CinefeatError
+
 ID_COLUMNS = ("id", "trailer", "path", "file")
 LABEL_COLUMNS = ("genres", "labels", "genre", "label")
 DELIMITERS = (",", ";", "\t")
@@ -37,7 +39,7 @@ GENRE_SEPARATOR = "|"
 SHOWN = 5  # ids listed in a warning before "and N more"
 
 
-class LabelsError(Exception):
+class LabelsError(CinefeatError):
     """The labels file cannot be read (message names the line and the fix)."""
 
 

@@ -9,10 +9,12 @@ that follows a moving branch (`resolve/main`) changed a file.
 
 from __future__ import annotations
 
-import json
 from types import ModuleType
 
 import click
+
+from cinefeat.store.cli_options import echo_result, json_option
+from cinefeat.store.exit_codes import EXIT_ERROR
 
 
 def _load_table() -> ModuleType:
@@ -30,7 +32,7 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@json_option("the entries")
 def list_command(as_json: bool) -> None:
     """Every known weights entry, whether it is cached, and whether its sha256 is pinned."""
     pretrained = _load_table()
@@ -55,7 +57,7 @@ def list_command(as_json: bool) -> None:
             }
         )
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        echo_result(rows, as_json, "")
         return
     for row in rows:
         flags = ("cached" if row["cached"] else "missing") + f", {row['checksum']}"
@@ -73,56 +75,71 @@ def list_command(as_json: bool) -> None:
 
 @models.command("download")
 @click.argument("names", nargs=-1, required=True)
-def download_command(names: tuple[str, ...]) -> None:
+@json_option("each name's folder")
+def download_command(names: tuple[str, ...], as_json: bool) -> None:
     """Fetch NAMES into the cache (run on a machine with internet; share CINEFEAT_CACHE)."""
     pretrained = _load_table()
+    folders = {}
     for name in names:
         try:
-            folder = pretrained.fetch_all(name, download=True)
+            folders[name] = str(pretrained.fetch_all(name, download=True))
         except (KeyError, pretrained.WeightsError) as error:
             raise click.ClickException(str(error).strip("'\"")) from None
-        click.echo(f"{name}: {folder}")
+        if not as_json:  # one line as each download ends: they can take minutes
+            click.echo(f"{name}: {folders[name]}")
+    if as_json:
+        echo_result(folders, as_json, "")
 
 
 @models.command("verify")
-def verify_command() -> None:
+@json_option("each file's state")
+def verify_command(as_json: bool) -> None:
     """Check every cached file against its checksum (records nothing); exit 1 if any differs."""
     pretrained = _load_table()
-    bad = 0
+    files = []
     for entry in pretrained.list_weights():
         for remote in entry.files:
             state, detail = pretrained.file_status(entry, remote)
-            bad += state == "bad"
-            click.echo(f"{state:<10} {entry.name}/{remote.filename}: {detail}")
-    if bad:
-        raise SystemExit(1)
+            files.append({"entry": entry.name, "file": remote.filename, "state": state})
+            files[-1]["detail"] = detail
+    text = "\n".join(f"{f['state']:<10} {f['entry']}/{f['file']}: {f['detail']}" for f in files)
+    echo_result(files, as_json, text)
+    if any(f["state"] == "bad" for f in files):
+        raise SystemExit(EXIT_ERROR)
 
 
 @models.command("path")
 @click.argument("name")
-def path_command(name: str) -> None:
+@json_option("the name and its path")
+def path_command(name: str, as_json: bool) -> None:
     """Print the verified local path of NAME (its folder for multi-file entries; no download)."""
     pretrained = _load_table()
     try:
         entry = pretrained.get_weights(name)
         if len(entry.files) > 1:
-            click.echo(str(pretrained.fetch_all(name, download=False)))
+            path = str(pretrained.fetch_all(name, download=False))
         else:
-            click.echo(str(pretrained.fetch(name, download=False)))
+            path = str(pretrained.fetch(name, download=False))
     except (KeyError, pretrained.WeightsError) as error:
         raise click.ClickException(str(error).strip("'\"")) from None
+    echo_result({"name": name, "path": path}, as_json, path)
 
 
 @models.command("forget")
 @click.argument("name")
-def forget_command(name: str) -> None:
+@json_option("the hashes dropped")
+def forget_command(name: str, as_json: bool) -> None:
     """Drop NAME's first-use recorded hashes (after its publisher changed a file upstream)."""
     pretrained = _load_table()
     try:
         dropped = pretrained.forget(name)
     except KeyError as error:
         raise click.ClickException(str(error).strip("'\"")) from None
-    click.echo(f"{name}: forgot {len(dropped)} recorded hash(es); the next download records anew")
+    echo_result(
+        {"name": name, "forgotten": list(dropped)},
+        as_json,
+        f"{name}: forgot {len(dropped)} recorded hash(es); the next download records anew",
+    )
 
 
 @models.command("add")
@@ -139,11 +156,18 @@ def forget_command(name: str) -> None:
 @click.option(
     "--licence", default="unknown", show_default=True, help="Licence recorded for the entry."
 )
-def add_command(name: str, file: str, like: str | None, fmt: str, licence: str) -> None:
+@json_option("the entry added")
+def add_command(
+    name: str, file: str, like: str | None, fmt: str, licence: str, as_json: bool
+) -> None:
     """Register a local FILE (a fine-tune, a mirror) under NAME with its sha256."""
     pretrained = _load_table()
     try:
         entry = pretrained.add_local(name, file, format=fmt, licence=licence, like=like)
     except (KeyError, pretrained.WeightsError) as error:
         raise click.ClickException(str(error).strip("'\"")) from None
-    click.echo(f"{entry.name}: {entry.source} sha256 {entry.main_file.sha256}")
+    echo_result(
+        {"name": entry.name, "source": str(entry.source), "sha256": entry.main_file.sha256},
+        as_json,
+        f"{entry.name}: {entry.source} sha256 {entry.main_file.sha256}",
+    )

@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from cinefeat.extract.base import Registry
+from cinefeat.store.errors import CinefeatError
 
 
-class OptionError(ValueError):
+class OptionError(CinefeatError, ValueError):
     """A malformed or unknown `--option` (message lists the valid keys)."""
 
 

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from cinefeat.store.errors import CinefeatError
 
-class ProbeError(Exception):
+
+class ProbeError(CinefeatError):
     """The file is not a decodable video (message says why)."""
 
 

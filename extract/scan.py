@@ -21,12 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cinefeat.store.errors import CinefeatError
+
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS: tuple[str, ...] = ("mp4", "mkv", "webm", "avi", "mov", "m4v")
 
 
-class DatasetError(Exception):
+class DatasetError(CinefeatError):
     """The dataset directory cannot be scanned as asked (message names the fix)."""
 
 

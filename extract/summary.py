@@ -9,15 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Exit codes of `cinefeat extract` (docs/quickstart.md, "Exit codes"). Why distinct codes: a script
-# running shards must tell "all done" from "done, but some trailers need a look" from "nothing came
-# out", without parsing the summary. 1 and 2 keep their click meanings (an error that stopped the
-# run before any trailer, a usage error).
-EXIT_OK = 0  # every trailer of the batch is ok (now or from an earlier run), or there was none
-EXIT_ERROR = 1  # the run could not start: bad options, unreadable labels file, models not loadable
-EXIT_USAGE = 2  # click's usage error (unknown option, bad value)
-EXIT_SOME_FAILED = 3  # some trailers failed or are partial (some features failed) in this run
-EXIT_NOTHING_USABLE = 4  # every trailer of the batch failed in this run: nothing usable came out
+from cinefeat.store.exit_codes import (  # noqa: F401  (EXIT_ERROR, EXIT_USAGE: re-exported)
+    EXIT_ERROR,
+    EXIT_NOTHING_USABLE,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+)
+
+# Exit codes of `cinefeat extract`: the scheme of every command (store/exit_codes.py, docs/cli.md).
+# Why distinct codes: a script running shards must tell "all done" from "done, but some trailers
+# need a look" from "nothing came out", without parsing the summary. For extract, 1 means the run
+# could not start (bad options, unreadable labels file, models not loadable).
 EXIT_MEANINGS = {
     EXIT_OK: "all ok",
     EXIT_SOME_FAILED: "some trailers failed or are partial",

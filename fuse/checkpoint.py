@@ -24,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from cinefeat.fuse.heads import HEADS, FeatureSpec, Head
+from cinefeat.store.errors import CinefeatError
 
 FORMAT_VERSION = 1
 NORMALIZATION = "normalization.safetensors"
@@ -31,7 +32,7 @@ FILES = ("model.safetensors", "config.json", "labels.json", "features.json", NOR
 ENSEMBLE = "ensemble.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(CinefeatError, ValueError):
     """A head folder that cannot be loaded; the message says what is missing and how to get it."""
 
 

@@ -1,23 +1,33 @@
 """`cinefeat train | evaluate | tune | split` (mounted by cinefeat.cli.main).
 
-Choices come from the registries (`--head` from `HEADS`, read on first use: importing this module
+Choices come from the registries (`--arch` from `HEADS`, read on first use: importing this module
 must not import torch, or `cinefeat --help` pays for it); every option maps to a field of
 `TrainConfig`, `DataOptions` or the head's config dataclass (`--set KEY=VALUE`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from cinefeat.store.cli_options import DeviceError, LazyChoice, device_option, resolve_device
+from cinefeat.store.cli_options import (
+    LazyChoice,
+    device_option,
+    echo_result,
+    json_option,
+    resolve_device,
+    store_argument,
+)
 from cinefeat.store.errors import NO_LABELS
 
 if TYPE_CHECKING:
     from cinefeat.fuse.heads import Head
+
+log = logging.getLogger(__name__)
 
 DataErrors: tuple[type[Exception], ...] = (ValueError, KeyError)
 
@@ -28,21 +38,52 @@ def _head_choices() -> list[str]:
     return head_choices()
 
 
-def _device(name: str) -> str:
-    try:
-        return resolve_device(name)
-    except DeviceError as error:
-        raise click.BadParameter(str(error), param_hint="--device") from error
-
-
-# `--head NAME` of train and tune: a head type of the registry (evaluate's `--head` is a folder)
-_head_type_option = click.option(
-    "--head",
-    "head_name",
-    type=LazyChoice(_head_choices),
-    required=True,
-    help="Head type (registry; docs/heads/).",
+# `--arch NAME` of train and tune: a head architecture of the registry. It was `--head NAME`, which
+# every other command uses for a trained head *folder* (evaluate, predict, embed, ...); `--arch` is
+# what timm and open_clip call the choice of model architecture, and it names the type, not an
+# instance. `--head NAME` still works here, hidden, with a deprecation warning (old scripts).
+_arch_options = (
+    click.option(
+        "--arch",
+        "head_name",
+        type=LazyChoice(_head_choices),
+        default=None,
+        help="Head architecture (required; registry: docs/heads/), e.g. mlp or mlp:sulun2024.",
+    ),
+    click.option(
+        "--head",
+        "deprecated_head_name",
+        type=LazyChoice(_head_choices),
+        default=None,
+        hidden=True,
+        help="Deprecated name of --arch.",
+    ),
 )
+
+
+def _arch_option(function: Callable) -> Callable:
+    for option in reversed(_arch_options):
+        function = option(function)
+    return function
+
+
+def _arch(head_name: str | None, deprecated_head_name: str | None) -> str:
+    """The architecture of `--arch`, or of the deprecated `--head NAME` (with a warning)."""
+    if deprecated_head_name is not None:
+        if head_name is not None and head_name != deprecated_head_name:
+            raise click.UsageError(
+                f"--arch {head_name} and --head {deprecated_head_name} disagree: give --arch only"
+            )
+        log.warning(
+            "--head %s is deprecated for a head architecture: use --arch %s "
+            "(--head names a trained head folder in evaluate, predict, ...)",
+            deprecated_head_name,
+            deprecated_head_name,
+        )
+        return deprecated_head_name
+    if head_name is None:
+        raise click.UsageError("Missing option '--arch' (a head architecture, e.g. --arch mlp).")
+    return head_name
 
 
 def _out_option(help_text: str) -> Callable[[Callable], Callable]:
@@ -52,12 +93,10 @@ def _out_option(help_text: str) -> Callable[[Callable], Callable]:
 
 
 def _open_store(path: str) -> Any:
+    """The store at `path`; NotAStoreError and friends name the fix (shown by cli.main)."""
     from cinefeat.store import FeatureStore
 
-    try:
-        return FeatureStore.open(path)
-    except Exception as error:  # NotAStoreError and friends: show the store's own message
-        raise click.ClickException(str(error)) from error
+    return FeatureStore.open(path)
 
 
 def _data_options(function: Callable) -> Callable:
@@ -246,26 +285,29 @@ def _pos_weight(text: str) -> float | str:
         ) from error
 
 
-def _echo(result: dict[str, Any], as_json: bool, text: str) -> None:
-    from cinefeat.fuse.jsonout import json_text
-
-    click.echo(json_text(result) if as_json else text)
-
-
 @click.command("train")
-@click.argument("store_path", metavar="STORE")
-@_head_type_option
+@store_argument
+@_arch_option
 @_out_option("Folder for the trained head (and its checkpoints, for --resume).")
 @_data_options
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoints/last.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 def train_command(
-    store_path: str, head_name: str, out_dir: str, resume: bool, as_json: bool, **kwargs: Any
+    store_path: str,
+    head_name: str | None,
+    deprecated_head_name: str | None,
+    out_dir: str,
+    resume: bool,
+    as_json: bool,
+    **kwargs: Any,
 ) -> None:
-    """Train a head on STORE features; the best epoch's head is saved in --out."""
+    """Train a head of architecture --arch on STORE features; the best epoch's head is saved in
+    --out."""
     from cinefeat.fuse.heads import HeadConfigError
     from cinefeat.fuse.runs import load_split, train_head
 
+    head_name = _arch(head_name, deprecated_head_name)
+    kwargs["device"] = resolve_device(kwargs["device"])  # a DeviceError before any work
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)
@@ -297,7 +339,7 @@ def train_command(
         summary["suggestion"] = suggestion
         if not as_json:  # --json carries it in the answer; stdout stays one JSON document
             click.echo(f"note: {suggestion}", err=True)
-    _echo(
+    echo_result(
         summary,
         as_json,
         f"{head_name}: best validation macro AP {result.best_val_ap:.4f} "
@@ -369,7 +411,7 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
 
 
 @click.command("evaluate")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--head",
     "head_dirs",
@@ -404,7 +446,7 @@ def _head_data(store: Any, head: Head, split_name: str | None, split_file: str |
     help="Probability at which a label counts as predicted (P/R/F1); Fish et al. report 0.3.",
 )
 @device_option
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@json_option("the metrics")
 def evaluate_command(
     store_path: str,
     head_dirs: tuple[str, ...],
@@ -423,7 +465,7 @@ def evaluate_command(
     from cinefeat.fuse.report import write_report, write_summary
     from cinefeat.fuse.train import predict_proba
 
-    device = _device(device)
+    device = resolve_device(device)
     store = _open_store(store_path)
     if late_fusion and len(head_dirs) != 2:
         raise click.ClickException("--late-fusion needs exactly two --head folders")
@@ -489,12 +531,12 @@ def evaluate_command(
             f"late fusion (w={answer['late_fusion']['weight']:.2f}): macro AP "
             f"{answer['late_fusion']['ap_macro']:.4f}"
         )
-    _echo(answer, as_json, "\n".join(lines) + f"\nreport in {out_dir}")
+    echo_result(answer, as_json, "\n".join(lines) + f"\nreport in {out_dir}")
 
 
 @click.command("tune")
-@click.argument("store_path", metavar="STORE")
-@_head_type_option
+@store_argument
+@_arch_option
 @_out_option("Folder with one run per grid point, tune.json and best/.")
 @click.option(
     "--grid",
@@ -505,10 +547,11 @@ def evaluate_command(
     help="A grid axis, e.g. --grid lr=1e-5,1e-4 --grid d_model=128,256.",
 )
 @_data_options
-@click.option("--json", "as_json", is_flag=True, help="Print the grid summary as JSON.")
+@json_option("the grid summary")
 def tune_command(
     store_path: str,
-    head_name: str,
+    head_name: str | None,
+    deprecated_head_name: str | None,
     out_dir: str,
     grid_items: tuple[str, ...],
     as_json: bool,
@@ -519,6 +562,8 @@ def tune_command(
     from cinefeat.fuse.runs import load_split
     from cinefeat.fuse.tune import parse_grid, run_grid
 
+    head_name = _arch(head_name, deprecated_head_name)
+    kwargs["device"] = resolve_device(kwargs["device"])  # a DeviceError before any work
     store = _open_store(store_path)
     try:
         data_options, config, head_options = _options(kwargs)
@@ -533,7 +578,7 @@ def tune_command(
     score = {"ap_macro": "", "loss": f", loss {-best['score']:.4f}"}.get(
         best["select_by"], f", {best['select_by']} {best['score']:.4f}"
     )
-    _echo(
+    echo_result(
         summary,
         as_json,
         f"best {best['params']}: validation macro AP {best['val_ap_macro']:.4f}{score} "
@@ -542,7 +587,7 @@ def tune_command(
 
 
 @click.command("split")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--kind",
     type=click.Choice(["sorted-id", "stratified", "file"]),
@@ -574,7 +619,7 @@ def tune_command(
     is_flag=True,
     help="With --features: keep trailers that have rows of at least one of them (gated, gmu).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the split sizes as JSON.")
+@json_option("the split sizes")
 def split_command(
     store_path: str,
     kind: str,
@@ -641,7 +686,7 @@ def split_command(
     for split_name, split in made.items():
         store.set_split(split_name, split)
     sizes = {n: {s: len(v) for s, v in split.items()} for n, split in made.items()}
-    _echo(sizes, as_json, "\n".join(f"{n}: {s}" for n, s in sizes.items()))
+    echo_result(sizes, as_json, "\n".join(f"{n}: {s}" for n, s in sizes.items()))
 
 
 COMMANDS: list[click.Command] = [train_command, evaluate_command, tune_command, split_command]

@@ -22,10 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cinefeat.store.errors import CinefeatError
+
 T = TypeVar("T")
 
 
-class DataError(ValueError):
+class DataError(CinefeatError, ValueError):
     """Feature data that cannot be used as asked; the message names the fix."""
 
 

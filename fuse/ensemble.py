@@ -22,7 +22,6 @@ from typing import Any
 
 from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import macro_ap
 from cinefeat.fuse.predict import predict_padded
 from cinefeat.fuse.train import (
@@ -33,6 +32,7 @@ from cinefeat.fuse.train import (
     fit,
     seed_everything,
 )
+from cinefeat.store.jsonout import json_text
 
 MEMBERS_DIR = "members"
 

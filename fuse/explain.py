@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from cinefeat.fuse.data import DataError, prepare_inputs
 from cinefeat.fuse.heads import HEADS, Head
 from cinefeat.fuse.predict import pad_for_head
+from cinefeat.store.errors import CinefeatError
 
 
 def explainable() -> list[str]:
@@ -31,7 +32,7 @@ def explainable() -> list[str]:
     return [name for name, cls in sorted(HEADS.items()) if cls.attention_layout is not None]
 
 
-class ExplainError(ValueError):
+class ExplainError(CinefeatError, ValueError):
     """A head whose attention cannot be read as per-step importance."""
 
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from cinefeat.store.errors import CinefeatError
 
-class MetricInputError(ValueError):
+
+class MetricInputError(CinefeatError, ValueError):
     """Scores and labels that cannot be evaluated together; the message names the fix."""
 
 

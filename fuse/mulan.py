@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from cinefeat.store.errors import CinefeatError
 
-class ArffError(ValueError):
+
+class ArffError(CinefeatError, ValueError):
     """An ARFF file this parser cannot read; the message says which line."""
 
 

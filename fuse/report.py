@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import Evaluation, mean_and_std, precision_recall_points
+from cinefeat.store.jsonout import json_text
 
 # DIViTA's muAP/mAP/wAP/sAP are all trapezoid PR-AUCs (richardtml/DIViTA, train.py:
 # `compute_full_metrics` over `pre_rec_auc` = sklearn `auc(recall, precision)`), so only the

@@ -37,7 +37,7 @@ class DataOptions:
     duration_filter: bool = False
     normalize: bool = True
     # training-time crop (cinefeat.fuse.data.CROPS), also in the head config; None: the head's or
-    # preset's own (`default_crop`), so `--head single-transformer:sulun2024` subsamples as Sulun
+    # preset's own (`default_crop`), so `--arch single-transformer:sulun2024` subsamples as Sulun
     crop: str | None = None
 
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from cinefeat.fuse.data import upper_whisker
+from cinefeat.store.errors import CinefeatError
 
 SUBSETS = ("train", "val", "test")
 Split = dict[str, list[str]]
 
 
-class SplitError(ValueError):
+class SplitError(CinefeatError, ValueError):
     """A split that cannot be made or read; the message names the fix."""
 
 

@@ -38,10 +38,11 @@ from torch import nn
 from cinefeat.fuse.data import DataError, PaddedFeatures, prefetch, prepare_inputs
 from cinefeat.fuse.device import resolve_device
 from cinefeat.fuse.heads import Head
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.metrics import evaluate, macro_ap
 from cinefeat.fuse.predict import predict_padded
 from cinefeat.store.console import progress
+from cinefeat.store.errors import CinefeatError
+from cinefeat.store.jsonout import json_text
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ SMALL_DATA_RECIPE = (
 )
 
 
-class TrainingError(ValueError):
+class TrainingError(CinefeatError, ValueError):
     """A training run that cannot start or resume; the message names the fix."""
 
 

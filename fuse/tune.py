@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.runs import DataOptions, LoadedSplit, train_head
 from cinefeat.fuse.train import TrainConfig
+from cinefeat.store.jsonout import json_text
 
 TRAIN_KEYS = {f.name for f in dataclasses.fields(TrainConfig)}
 

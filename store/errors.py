@@ -1,12 +1,27 @@
-"""Typed errors of the feature store; each message says what to do about it.
+"""Typed errors of the feature store, and `CinefeatError`, the base of every user-facing error.
 
-The CLI turns any `StoreError` into a `click.ClickException`, so the message is what a user reads.
+Why one base: `cinefeat.cli.main` catches `CinefeatError` once, prints `error: <message>` (the
+message names the fix; the traceback only with `-v`) and exits with the error's `exit_code`
+(docs/cli.md). An exception that is not a `CinefeatError` is a bug and keeps its traceback. It
+lives in `store` because every package may import `store` (cli -> {extract, fuse} -> store).
 """
 
 from __future__ import annotations
 
+from cinefeat.store.exit_codes import EXIT_ERROR
 
-class StoreError(Exception):
+
+class CinefeatError(Exception):
+    """Base class of the errors a user can fix; `exit_code` is what `cinefeat` exits with.
+
+    Subclasses keep their builtin base too (`class DataError(CinefeatError, ValueError)`), so code
+    that catches `ValueError` or `KeyError` goes on catching them.
+    """
+
+    exit_code: int = EXIT_ERROR
+
+
+class StoreError(CinefeatError):
     """Base class: something about a store that the user can fix."""
 
 

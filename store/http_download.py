@@ -25,6 +25,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from cinefeat.store.errors import CinefeatError
+
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 6
@@ -37,7 +39,7 @@ REFUSED_TYPES = ("text/html", "application/xhtml+xml")
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)")
 
 
-class DownloadError(Exception):
+class DownloadError(CinefeatError):
     """The server refused, kept failing, or answered something that is not the file."""
 
 

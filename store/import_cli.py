@@ -10,14 +10,15 @@ fetch` is for cinefeat's own archives, which open as stores without an import).
 
 from __future__ import annotations
 
-import json
 import typing
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cinefeat.store.cli import _user_errors
+from cinefeat.store.cli_options import echo_result, json_option
 from cinefeat.store.registry import Option
 
 
@@ -46,7 +47,7 @@ from cinefeat.store.registry import Option
     "--keep-archives", is_flag=True, help="With --download: keep .tar.gz after unpacking."
 )
 @click.option("--list", "list_formats", is_flag=True, help="List the formats and their options.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("the summary")
 @_user_errors
 def import_command(
     format: str | None,
@@ -90,9 +91,10 @@ def import_command(
             raise click.UsageError("give SOURCE or --download DIR, not both")
         parse_options(IMPORTERS.options(format), options)  # bad options fail before downloading
         report = download_release(format, download_dir, files=files, keep_archives=keep_archives)
-        click.echo(report.format_text(), err=out is not None and as_json)
-        if out is None:
+        if out is None:  # only the download: it is the result
+            echo_result(asdict(report), as_json, report.format_text)
             return
+        click.echo(report.format_text(), err=as_json)  # stdout stays one JSON document
         source = download_dir
     if format is None or source is None or out is None:
         raise click.UsageError(
@@ -100,7 +102,7 @@ def import_command(
         )
     parsed = parse_options(IMPORTERS.options(format), options)
     summary = import_release(format, source, out, **parsed)
-    click.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.format_text())
+    echo_result(summary.to_dict(), as_json, summary.format_text)
 
 
 def parse_options(declared: tuple[Option, ...], given: tuple[str, ...]) -> dict[str, Any]:

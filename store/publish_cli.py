@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cinefeat.store.archive.errors import ArchiveError
+from cinefeat.store.cli_options import echo_result, json_option, store_argument
 
 API_URL_HELP = (
     "API base URL of another InvenioRDM instance (an institutional repository, a local test "
@@ -83,11 +84,11 @@ def _client(sandbox: bool, token_file: Path | None, api_url: str | None, need_to
 
 
 def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> None:
-    click.echo(json.dumps(payload, indent=2) if as_json else text())
+    echo_result(payload, as_json, text)
 
 
 @click.command("archive")
-@click.argument("store", type=click.Path(exists=True, path_type=Path))
+@store_argument
 @click.argument("out_dir", type=click.Path(path_type=Path))
 @click.option("--features", help="Comma-separated features to include (default: all).")
 @click.option(
@@ -104,9 +105,9 @@ def _emit(as_json: bool, payload: dict[str, Any], text: Callable[[], str]) -> No
     help="Publication metadata (YAML/TOML) for the title and CITATION.cff.",
 )
 @click.option("--title", help="Title of the data card (default: from --metadata).")
-@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+@json_option("the manifest")
 def archive_command(
-    store: Path,
+    store_path: Path,
     out_dir: Path,
     features: str | None,
     groups: tuple[str, ...],
@@ -121,7 +122,7 @@ def archive_command(
     with _user_errors():
         metadata = read_metadata_file(metadata_file) if metadata_file else None
         manifest = build_archive(
-            store,
+            store_path,
             out_dir,
             features=_features(features),
             title=title,
@@ -164,7 +165,7 @@ def archive_command(
     is_flag=True,
     help="Check everything locally and print exactly what would be sent; send nothing.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("the result")
 def publish_command(
     archive_dir: Path,
     metadata_file: Path,
@@ -259,7 +260,7 @@ def _dry_run(
     help="With --auth: file holding the token (default: $ZENODO_TOKEN).",
 )
 @click.option("--api-url", help=API_URL_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print a summary as JSON.")
+@json_option("a summary")
 def fetch_command(
     record: str,
     dest: Path,

@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from cinefeat.store.errors import CinefeatError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class UnknownEntry(KeyError):
+class UnknownEntry(CinefeatError, KeyError):
     """A name is not registered; the message lists the registered names."""
 
     def __str__(self) -> str:  # KeyError would print the message with quotes around it

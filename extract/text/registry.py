@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from cinefeat.store.errors import CinefeatError
 from cinefeat.store.registry import Registry, UnknownEntry
 
 T = TypeVar("T")
@@ -18,7 +19,7 @@ class UnknownBackend(UnknownEntry):
     """A backend name is not registered; the message lists the registered names."""
 
 
-class BackendUnavailable(ImportError):
+class BackendUnavailable(CinefeatError, ImportError):
     """A backend's optional dependency is missing; the message names the pip extra to install."""
 
 

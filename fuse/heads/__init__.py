@@ -1,6 +1,6 @@
 """The head registry: `HEADS[name]` is a `Head` subclass with its config dataclass.
 
-`cinefeat train --head NAME` and `--help` list the choices from this registry; adding a head is
+`cinefeat train --arch NAME` and `--help` list the choices from this registry; adding a head is
 adding one module with `@register_head` to this package (its modules are discovered, as the
 extractors' are; a head module that fails to import fails loudly).
 """

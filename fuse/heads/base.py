@@ -17,8 +17,10 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from cinefeat.store.errors import CinefeatError
 
-class HeadConfigError(ValueError):
+
+class HeadConfigError(CinefeatError, ValueError):
     """A head configuration or input that cannot work; the message names the fix."""
 
 

@@ -1,6 +1,6 @@
 """Named presets: `HEAD:PAPER` reproduces one paper's configuration of a head.
 
-A preset is only a set of `--set` values, so a head trained with `--head mlp:sulun2024` is an
+A preset is only a set of `--set` values, so a head trained with `--arch mlp:sulun2024` is an
 ordinary `mlp` head whose saved config shows every value the preset chose; `--set` given with a
 preset overrides it. Each entry names the public code its values were read from, so a reader can
 check them (docs/heads/*.md: "paper says / cinefeat does / option").

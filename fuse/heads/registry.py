@@ -50,5 +50,5 @@ def default_crop(name: str) -> str:
 
 
 def head_choices() -> list[str]:
-    """Every name `--head` accepts: the heads, then the presets (`HEAD:PAPER`)."""
+    """Every name `--arch` accepts: the heads, then the presets (`HEAD:PAPER`)."""
     return sorted(HEADS) + sorted(PRESETS)

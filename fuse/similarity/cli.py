@@ -12,7 +12,13 @@ from typing import Any
 
 import click
 
-from cinefeat.store.cli_options import DeviceError, device_option, resolve_device
+from cinefeat.store.cli_options import (
+    device_option,
+    echo_result,
+    json_option,
+    resolve_device,
+    store_argument,
+)
 from cinefeat.store.errors import NO_LABELS
 
 # = cinefeat.fuse.similarity.suggest.DEFAULT_THRESHOLD (a test keeps them equal); a literal so
@@ -21,12 +27,10 @@ SUGGEST_THRESHOLD = 0.30
 
 
 def open_store(path: str) -> Any:
+    """The store at `path`; NotAStoreError and friends name the fix (shown by cli.main)."""
     from cinefeat.store import FeatureStore
 
-    try:
-        return FeatureStore.open(path)
-    except Exception as error:  # NotAStoreError and friends carry a message that names the fix
-        raise click.ClickException(str(error)) from error
+    return FeatureStore.open(path)
 
 
 def load_any_head(head_dir: str, device: str) -> tuple[Any, dict[str, int]]:
@@ -61,15 +65,8 @@ def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | N
     return head_inputs(store, head, ids)
 
 
-def _device(device: str | None) -> str:
-    try:
-        return resolve_device(device)
-    except DeviceError as error:
-        raise click.ClickException(str(error)) from error
-
-
 @click.command("embed")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--head",
     "head_dir",
@@ -82,15 +79,16 @@ def _device(device: str | None) -> str:
     "--batch-size", type=int, default=256, show_default=True, help="Trailers per forward pass."
 )
 @device_option
+@json_option("the feature written")
 def embed_command(
-    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str
+    store_path: str, head_dir: str, name: str | None, batch_size: int, device: str, as_json: bool
 ) -> None:
     """Write one embedding per trailer (the head's layer before its classifier) into STORE."""
     from cinefeat.fuse.similarity.finetune import embed_all
     from cinefeat.fuse.similarity.store_io import embedding_provenance, write_embeddings
 
     store = open_store(store_path)
-    device = _device(device)
+    device = resolve_device(device)
     head, max_len = load_any_head(head_dir, device)
     features = getattr(head, "feature_names", None) or head.config.feature_order
     ids = sorted(set(store.ids(status="ok")).intersection(*(store.committed(f) for f in features)))
@@ -102,39 +100,38 @@ def embed_command(
     feature = name or f"embed-{Path(head_dir).resolve().name}"
     provenance = embedding_provenance(Path(head_dir), head, store, features)
     written = write_embeddings(store, feature, ids, vectors, provenance)
-    click.echo(f"wrote {written} embeddings ({vectors.shape[1]}-d) as feature {feature!r}")
+    echo_result(
+        {"feature": feature, "embeddings": written, "dim": int(vectors.shape[1])},
+        as_json,
+        f"wrote {written} embeddings ({vectors.shape[1]}-d) as feature {feature!r}",
+    )
 
 
 @click.command("similar")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.argument("trailer_id", metavar="ID")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Neighbours to list.")
 @click.option("--feature", default=None, help="Embedding feature (default: the one of `embed`).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 def similar_command(
     store_path: str, trailer_id: str, k: int, feature: str | None, as_json: bool
 ) -> None:
     """The K trailers most similar to ID (exact cosine search over one embedding per trailer)."""
-    from cinefeat.fuse.jsonout import json_text
-    from cinefeat.fuse.similarity.search import SimilarityError
     from cinefeat.fuse.similarity.store_io import load_index
 
     store = open_store(store_path)
-    try:
-        index, feature = load_index(store, feature)
-        neighbours = index.similar(trailer_id, k)
-    except SimilarityError as error:
-        raise click.ClickException(str(error)) from error
-    if as_json:
-        rows = [{"id": n.id, "similarity": n.similarity} for n in neighbours]
-        click.echo(json_text({"query": trailer_id, "feature": feature, "neighbours": rows}, None))
-        return
-    for n in neighbours:
-        click.echo(f"{n.similarity:.4f}\t{n.id}")
+    index, feature = load_index(store, feature)  # SimilarityError names the fix (cli.main)
+    neighbours = index.similar(trailer_id, k)
+    rows = [{"id": n.id, "similarity": n.similarity} for n in neighbours]
+    echo_result(
+        {"query": trailer_id, "feature": feature, "neighbours": rows},
+        as_json,
+        "\n".join(f"{n.similarity:.4f}\t{n.id}" for n in neighbours),
+    )
 
 
 @click.command("suggest")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--head",
     "head_dir",
@@ -149,7 +146,7 @@ def similar_command(
     show_default=True,
     help="Probability from which a missing label is suggested.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @device_option
 def suggest_command(
     store_path: str, head_dir: str, threshold: float, as_json: bool, device: str
@@ -158,13 +155,12 @@ def suggest_command(
     import numpy as np
 
     from cinefeat.fuse.checkpoint import load_head
-    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.similarity.suggest import format_suggestions, suggest_labels
     from cinefeat.fuse.train import predict_proba
 
     store = open_store(store_path)
     try:
-        head = load_head(head_dir, _device(device))
+        head = load_head(head_dir, resolve_device(device))
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     names, labels = store.labels()
@@ -181,14 +177,11 @@ def suggest_command(
     columns = [position[n] for n in head.label_names]
     truth = np.stack([labels[t][columns] for t in ids]) if ids else np.zeros((0, len(columns)))
     found = suggest_labels(ids, probabilities, truth, head.label_names, threshold)
-    if as_json:
-        click.echo(json_text([s.to_dict() for s in found]))
-    else:
-        click.echo(format_suggestions(found))
+    echo_result([s.to_dict() for s in found], as_json, lambda: format_suggestions(found))
 
 
 @click.command("similarity-tune")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--head",
     "head_dir",
@@ -223,6 +216,7 @@ def suggest_command(
     help="Which of a trailer's labels colours it in the silhouette score and the 2-D map.",
 )
 @device_option
+@json_option("the report")
 def similarity_tune_command(
     store_path: str,
     head_dir: str,
@@ -233,21 +227,22 @@ def similarity_tune_command(
     temperature: float,
     primary: str,
     device: str,
+    as_json: bool,
 ) -> None:
     """NT-Xent fine-tuning of a head's embedding on trailer halves; writes the head + a report."""
     import numpy as np
 
     from cinefeat.fuse.checkpoint import load_head, save_head
-    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.similarity.finetune import (
         ContrastiveConfig,
         contrastive_finetune,
         embed_all,
     )
     from cinefeat.fuse.similarity.report import similarity_report
+    from cinefeat.store.jsonout import json_text
 
     store = open_store(store_path)
-    device = _device(device)
+    device = resolve_device(device)
     try:
         head = load_head(head_dir, device)
     except ValueError as error:
@@ -266,9 +261,11 @@ def similarity_tune_command(
     report = similarity_report(before, after, targets, names, out_dir, primary)  # type: ignore[arg-type]
     report["nt_xent_per_epoch"] = history
     (Path(out_dir) / "similarity_report.json").write_text(json_text(report))
-    click.echo(
+    echo_result(
+        {"out": str(out_dir), **report},
+        as_json,
         f"silhouette (cosine, primary label) {report['silhouette_before']:.3f} -> "
-        f"{report['silhouette_after']:.3f}; head and map_after.png in {out_dir}"
+        f"{report['silhouette_after']:.3f}; head and map_after.png in {out_dir}",
     )
 
 

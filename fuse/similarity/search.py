@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cinefeat.store.errors import CinefeatError
 
-class SimilarityError(ValueError):
+
+class SimilarityError(CinefeatError, ValueError):
     """A query the index cannot answer; the message names the fix."""
 
 

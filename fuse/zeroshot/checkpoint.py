@@ -21,9 +21,10 @@ import torch
 
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
 from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
+from cinefeat.store.errors import CinefeatError
 
 
-class ZeroShotCheckpointError(ValueError):
+class ZeroShotCheckpointError(CinefeatError, ValueError):
     """A folder that is not a zero-shot head; the message names the fix."""
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cinefeat.fuse.similarity.cli import open_store
-from cinefeat.store.cli_options import device_option
+from cinefeat.store.cli_options import device_option, echo_result, json_option, store_argument
 from cinefeat.store.errors import NO_LABELS
 
 if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (fast --help)
@@ -46,16 +46,13 @@ def _parse_max_len(text: str | None) -> dict[str, int]:
 
 
 def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
-    from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 
-    try:
-        return LabelEmbeddings.load(path).select(names)
-    except LabelEmbeddingError as error:
-        raise click.ClickException(str(error)) from error
+    return LabelEmbeddings.load(path).select(names)  # LabelEmbeddingError: shown by cli.main
 
 
 @click.command("zeroshot-train")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--features", required=True, help="Comma-separated store features, e.g. clip,audiotag."
 )
@@ -127,6 +124,7 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
 )
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
 @device_option
+@json_option("the head folder, threshold, unseen labels (and the --compare report)")
 def zeroshot_train_command(
     store_path: str,
     features: str,
@@ -147,9 +145,9 @@ def zeroshot_train_command(
     seed: int,
     compare: bool,
     device: str,
+    as_json: bool,
 ) -> None:
     """Train a zero-shot head with temporal attention on one rotation of the greedy label folds."""
-    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import save_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.folds import FoldError, greedy_label_folds, zero_shot_split
@@ -157,6 +155,7 @@ def zeroshot_train_command(
     from cinefeat.fuse.zeroshot.report import compare_zero_shot, format_report, save_report
     from cinefeat.fuse.zeroshot.train import TrainConfig, train_zero_shot
     from cinefeat.store.data import whisker_length
+    from cinefeat.store.jsonout import json_text
 
     given = {"uniform": uniform, "lr": lr, "optimizer": optimizer, "tanh": tanh}
     chosen = {**DEFAULTS, **PRESETS.get(preset or "", {})}
@@ -221,7 +220,13 @@ def zeroshot_train_command(
         "history": trained.history,
     }
     (out / SPLIT_FILE).write_text(json_text(split_record))
-    click.echo(
+    answer: dict[str, Any] = {
+        "out": str(out),
+        "threshold": trained.threshold,
+        "best_epoch": trained.best_epoch,
+        "unseen_test_labels": split.labels["test"],
+    }
+    text = (
         f"zero-shot head in {out} (threshold M={trained.threshold:.3f}, best epoch "
         f"{trained.best_epoch}); unseen test labels: {', '.join(split.labels['test'])}"
     )
@@ -230,11 +235,13 @@ def zeroshot_train_command(
             data, split, embeddings, config, train_config, trained={gamma: trained}
         )
         save_report(report, out)
-        click.echo(format_report(report))
+        answer["compare"] = report
+        text += "\n" + format_report(report)
+    echo_result(answer, as_json, text)
 
 
 @click.command("zeroshot-eval")
-@click.argument("store_path", metavar="STORE")
+@store_argument
 @click.option(
     "--head",
     "head_dirs",
@@ -250,14 +257,13 @@ def zeroshot_train_command(
     type=click.Path(exists=True, dir_okay=False),
     help="Default: the store label embeddings saved with the first head.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("the report")
 def zeroshot_eval_command(
     store_path: str, head_dirs: tuple[str, ...], embeddings_path: str | None, as_json: bool
 ) -> None:
     """Micro/macro F1, per-label AP on the unseen test labels, with the zero-rule baseline."""
     import numpy as np
 
-    from cinefeat.fuse.jsonout import json_text
     from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
     from cinefeat.fuse.zeroshot.data import from_store
     from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
@@ -301,7 +307,7 @@ def zeroshot_eval_command(
         "dropped_trailers": split["dropped"],
         "methods": methods,
     }
-    click.echo(json_text(report) if as_json else format_report(report))
+    echo_result(report, as_json, lambda: format_report(report))
 
 
 COMMANDS: list[click.Command] = [zeroshot_train_command, zeroshot_eval_command]

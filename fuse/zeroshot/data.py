@@ -14,8 +14,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from cinefeat.store.errors import CinefeatError
 
-class SequenceDataError(ValueError):
+
+class SequenceDataError(CinefeatError, ValueError):
     """Sequences that cannot be built or sliced as asked; the message names the fix."""
 
 

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cinefeat.store.errors import CinefeatError
+
 ROLES = ("train", "val", "test")
 
 
-class FoldError(ValueError):
+class FoldError(CinefeatError, ValueError):
     """Labels that cannot be split into zero-shot folds; the message names the fix."""
 
 

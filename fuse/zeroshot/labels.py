@@ -19,13 +19,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cinefeat.store.errors import CinefeatError
+
 LabelEncoder = Callable[[list[str]], np.ndarray]
 Multiword = Literal["mean", "sentence"]
 
 _WORD = re.compile(r"[\w']+")
 
 
-class LabelEmbeddingError(ValueError):
+class LabelEmbeddingError(CinefeatError, ValueError):
     """Label embeddings that do not fit a head or each other; the message names the fix."""
 
 

@@ -20,10 +20,12 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from cinefeat.store.errors import CinefeatError
+
 Pooling = Literal["mean", "sum"]
 
 
-class ZeroShotConfigError(ValueError):
+class ZeroShotConfigError(CinefeatError, ValueError):
     """A zero-shot head configuration or input that cannot work; the message names the fix."""
 
 

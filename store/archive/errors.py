@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cinefeat.store.errors import CinefeatError
 
-class ArchiveError(Exception):
+
+class ArchiveError(CinefeatError):
     """Base class: something about a feature archive is wrong or cannot be done."""
 
 

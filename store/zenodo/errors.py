@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cinefeat.store.errors import CinefeatError
 
-class ZenodoError(Exception):
+
+class ZenodoError(CinefeatError):
     """A Zenodo request failed in a way retries did not fix."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

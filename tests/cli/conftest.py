@@ -70,7 +70,7 @@ def colour_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def train(colour_store: dict[str, Path], head: str, out: Path, *extra: str) -> Path:
-    cinefeat("train", colour_store["store"], "--head", head, "--features", "colorhist",
+    cinefeat("train", colour_store["store"], "--arch", head, "--features", "colorhist",
              "--split", "stratified-s0", "--out", out, "--lr", "1e-2", "--epochs", "60",
              "--patience", "60", "--batch-size", "4", "--pos-weight", "1", "--device", "cpu",
              *extra)  # fmt: skip

@@ -64,9 +64,15 @@ def test_add_path_verify_and_tamper(tmp_cache: Path, tmp_path: Path) -> None:
     code, out = invoke("verify")
     assert code == 0 and "ok         my-clip/my-finetune.safetensors" in out
     assert "missing    clip-vit-b-32-openai/open_clip_model.safetensors" in out
+    added = json.loads(invoke("add", "my-clip", str(weights), "--json")[1])
+    assert added["name"] == "my-clip" and len(added["sha256"]) == 64
+    assert json.loads(invoke("path", "my-clip", "--json")[1])["path"] == str(weights.resolve())
     weights.write_bytes(b"tampered")
     code, out = invoke("verify")
     assert code == 1 and "bad        my-clip" in out
+    code, out = invoke("verify", "--json")  # the same exit code, the states as JSON
+    states = {(f["entry"], f["state"]) for f in json.loads(out)}
+    assert code == 1 and ("my-clip", "bad") in states
 
 
 def _safetensors_file(path: Path) -> Path:

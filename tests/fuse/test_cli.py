@@ -51,7 +51,7 @@ def test_train_evaluate_and_late_fusion(store_path: str, tmp_path: Path) -> None
         invoke(
             "train",
             store_path,
-            "--head",
+            "--arch",
             "mlp",
             "--features",
             "clip,audiotag",
@@ -67,7 +67,7 @@ def test_train_evaluate_and_late_fusion(store_path: str, tmp_path: Path) -> None
         invoke(
             "train",
             store_path,
-            "--head",
+            "--arch",
             "mlp",
             "--features",
             "clip,audiotag",
@@ -83,7 +83,7 @@ def test_train_evaluate_and_late_fusion(store_path: str, tmp_path: Path) -> None
     invoke(
         "train",
         store_path,
-        "--head",
+        "--arch",
         "multi-transformer",
         "--features",
         "clip,audiotag",
@@ -127,7 +127,7 @@ def test_tune_picks_the_best_validation_run(store_path: str, tmp_path: Path) -> 
         invoke(
             "tune",
             store_path,
-            "--head",
+            "--arch",
             "mlp",
             "--features",
             "clip",
@@ -150,7 +150,7 @@ def test_tune_picks_the_best_validation_run(store_path: str, tmp_path: Path) -> 
 def test_tune_selects_by_the_select_by_score(store_path: str, tmp_path: Path) -> None:
     """`tune --select-by loss` picks the run with the lowest validation loss, not the highest
     macro AP (issue 17: tune accepted --select-by but always compared macro AP)."""
-    common = ["--head", "mlp", "--features", "clip", "--grid", "lr=3e-2,1e-1", "--set",
+    common = ["--arch", "mlp", "--features", "clip", "--grid", "lr=3e-2,1e-1", "--set",
               "hidden=16", "--epochs", "3", "--batch-size", "16", "--json"]  # fmt: skip
     by_ap = json.loads(invoke("tune", store_path, "--out", str(tmp_path / "ap"), *common))
     by_loss = json.loads(
@@ -181,7 +181,7 @@ def test_evaluate_uses_the_split_the_head_was_trained_on(store_path: str, tmp_pa
     invoke(
         "train",
         store_path,
-        "--head",
+        "--arch",
         "mlp",
         "--features",
         "clip",
@@ -211,9 +211,23 @@ def test_evaluate_uses_the_split_the_head_was_trained_on(store_path: str, tmp_pa
     assert json.loads((tmp_path / "s" / "metrics.json").read_text())["count"] == 12
 
 
+def test_the_deprecated_head_name_of_train_still_trains(store_path: str, tmp_path: Path) -> None:
+    """`train --head NAME` (before --arch) keeps working, so old scripts do not break; its JSON
+    parses with a strict parser (no bare NaN)."""
+    result = CliRunner().invoke(
+        main,
+        ["train", store_path, "--head", "mlp", "--features", "clip", "--out", str(tmp_path / "h"),
+         "--set", "hidden=8", "--json", *FAST],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout, parse_constant=pytest.fail)
+    assert answer["head"] == "mlp" and (tmp_path / "h" / "model.safetensors").is_file()
+    assert "use --arch mlp" in result.stderr
+
+
 def test_errors_name_the_fix(store_path: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        main, ["train", store_path, "--head", "mlp", "--features", "nope", "--out", str(tmp_path)]
+        main, ["train", store_path, "--arch", "mlp", "--features", "nope", "--out", str(tmp_path)]
     )
     assert result.exit_code != 0 and "not in the store" in result.output
     result = CliRunner().invoke(

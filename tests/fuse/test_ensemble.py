@@ -84,7 +84,7 @@ def store_path(tmp_path: Path) -> str:
 def train(store_path: str, out: Path, *extra: str) -> dict:
     return json.loads(
         invoke(
-            "train", store_path, "--head", "mlp", "--features", "clip,audiotag", "--out",
+            "train", store_path, "--arch", "mlp", "--features", "clip,audiotag", "--out",
             str(out), "--set", "hidden=16", "--epochs", "4", "--lr", "3e-3", "--batch-size",
             "16", "--pos-weight", "1", "--json", *extra,
         )

@@ -19,9 +19,9 @@ from fuse_helpers import LABELS, SMALL_CONFIGS, tiny_data, tiny_sequences, tiny_
 from cinefeat.fuse.checkpoint import CheckpointError, load_head
 from cinefeat.fuse.data import DataError, PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import build_head
-from cinefeat.fuse.jsonout import json_text
 from cinefeat.fuse.predict import predict_arrays
 from cinefeat.fuse.train import NonFiniteTrainingError, TrainConfig, fit, predict_proba
+from cinefeat.store.jsonout import json_text
 
 FAST = TrainConfig(epochs=3, lr=3e-3, batch_size=16, pos_weight=1.0, patience=10, device="cpu")
 
@@ -213,7 +213,7 @@ def test_train_json_without_validation_split_is_valid_json(tmp_path: Path) -> No
     ids = sorted(f"t{i:03d}" for i in range(30))
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"train": ids[:24], "val": [], "test": ids[24:]}))
-    args = ["--quiet", "train", str(tmp_path / "s.zarr"), "--head", "mlp", "--features", "clip"]
+    args = ["--quiet", "train", str(tmp_path / "s.zarr"), "--arch", "mlp", "--features", "clip"]
     args += ["--out", str(tmp_path / "h"), "--split-file", str(split), "--epochs", "2", "--json"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output

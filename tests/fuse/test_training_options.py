@@ -161,7 +161,7 @@ def train_and_evaluate(store_path: str, folder: Path, *extra: str) -> tuple[dict
     options = ["--epochs", "3", "--lr", "3e-3", "--batch-size", "16", "--seed", "5"]
     trained = json.loads(
         invoke(
-            "train", store_path, "--head", "multi-transformer", "--features", "clip,audiotag",
+            "train", store_path, "--arch", "multi-transformer", "--features", "clip,audiotag",
             "--out", str(folder / "head"), "--set", "d_model=16", "--set", "heads=4",
             "--schedule", "cosine", "--pos-weight", "frequency", "--crop", "random",
             *options, *extra, "--json",
@@ -218,7 +218,7 @@ def test_a_sulun_preset_trains_with_its_equidistant_crop(store_path: str, tmp_pa
 
     folder = tmp_path / "head"
     invoke(
-        "train", store_path, "--head", "single-transformer:sulun2024", "--features", "clip",
+        "train", store_path, "--arch", "single-transformer:sulun2024", "--features", "clip",
         "--max-len", "clip=4", "--out", str(folder), "--set", "d_model=16", "--set", "heads=4",
         "--epochs", "1", "--lr", "3e-3", "--batch-size", "16", "--json",
     )  # fmt: skip

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from cinefeat.cli.main import main
 from cinefeat.store import FeatureStore, ReadOnlyStoreError
 from cinefeat.store.archive import (
     ArchiveError,
@@ -19,7 +20,6 @@ from cinefeat.store.archive import (
     extract_archive,
     open_archive,
 )
-from cinefeat.store.cli import store_group
 from cinefeat.store.fetch import fetch_record
 from cinefeat.store.hdf5 import export_hdf5, import_hdf5
 from cinefeat.store.publish_cli import archive_command
@@ -57,7 +57,7 @@ def test_feature_store_open_reads_an_archive_folder(built_archive, store_path, t
 
 def test_store_commands_take_an_archive_folder(built_archive, store_path, tmp_path):
     runner = CliRunner()
-    opened = runner.invoke(store_group, ["open", "--json", str(built_archive)])
+    opened = runner.invoke(main, ["store", "open", "--json", str(built_archive)])
     assert opened.exit_code == 0, opened.output
     summary = json.loads(opened.stdout)
     assert summary["kind"] == "archive" and summary["trailers"] == 7
@@ -67,14 +67,14 @@ def test_store_commands_take_an_archive_folder(built_archive, store_path, tmp_pa
         "rows": 6,
         "dim": 8,
     }
-    info = runner.invoke(store_group, ["info", str(built_archive)])
+    info = runner.invoke(main, ["store", "info", str(built_archive)])
     assert info.exit_code == 0, info.output
     assert "(archive, format v1, read-only)" in info.stdout
     assert "feature   audio: 6 trailers, 12 rows x 4 float32" in info.stdout
-    checked = runner.invoke(store_group, ["validate", str(built_archive)])
+    checked = runner.invoke(main, ["store", "validate", str(built_archive)])
     assert checked.exit_code == 0, checked.output
     h5 = tmp_path / "a.h5"
-    assert runner.invoke(store_group, ["export-hdf5", str(built_archive), str(h5)]).exit_code == 0
+    assert runner.invoke(main, ["store", "export-hdf5", str(built_archive), str(h5)]).exit_code == 0
     _same_rows(import_hdf5(h5, tmp_path / "back"), FeatureStore.open(store_path))
     assert export_hdf5(FeatureStore.open(built_archive), tmp_path / "b.h5").is_file()
 
@@ -93,7 +93,7 @@ def _flip_first_value_byte(zip_path: Path) -> None:
 def test_store_open_verifies_and_validate_names_the_damaged_trailer(archive_dir):
     _flip_first_value_byte(archive_dir / "feature-clip.zip")
     runner = CliRunner()
-    opened = runner.invoke(store_group, ["open", str(archive_dir)])  # --verify full by default
+    opened = runner.invoke(main, ["store", "open", str(archive_dir)])  # --verify full by default
     assert opened.exit_code == 1 and "feature-clip.zip" in opened.output
     assert "sha256" in opened.output
     report = validate(FeatureStore.open(archive_dir))  # sizes agree: opens, then validate reads
@@ -101,7 +101,7 @@ def test_store_open_verifies_and_validate_names_the_damaged_trailer(archive_dir)
     bad = {(p.kind, p.trailer) for p in report.problems}
     assert ("unreadable-chunk", "set/001") in bad
     assert all(p.part.startswith("feature-clip.zip:") for p in report.problems)
-    checked = runner.invoke(store_group, ["validate", str(archive_dir)])
+    checked = runner.invoke(main, ["store", "validate", str(archive_dir)])
     assert checked.exit_code == 1 and "trailer 'set/001'" in checked.output
 
 

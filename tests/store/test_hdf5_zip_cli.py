@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from store_testkit import assert_rows_equal, write_trailers
 
+from cinefeat.cli.main import main
 from cinefeat.store import FeatureStore, Hdf5FormatError, ReadOnlyStoreError, TrailerRecord
-from cinefeat.store.cli import store_group
 from cinefeat.store.hdf5 import export_hdf5, import_hdf5
 
 
@@ -125,21 +125,28 @@ def test_zip_store_reads_like_the_directory(store: FeatureStore, tmp_path: Path)
 
 def test_cli_info_compact_export_import(store: FeatureStore, tmp_path: Path) -> None:
     runner = CliRunner()
-    info = runner.invoke(store_group, ["info", "--json", str(store.path)])
+    info = runner.invoke(main, ["store", "info", "--json", str(store.path)])
     assert info.exit_code == 0, info.output
     summary = json.loads(info.stdout)
     assert summary["trailers"] == 14 and summary["status"] == {"ok": 13, "failed": 1, "partial": 0}
     assert summary["features"]["audio"]["trailers"] == 2 and len(summary["parts"]) == 3
-    text = runner.invoke(store_group, ["info", str(store.path)])
+    text = runner.invoke(main, ["store", "info", str(store.path)])
     assert "13 ok, 1 failed" in text.stdout
-    compacted = runner.invoke(store_group, ["compact", str(store.path), "--rows-per-shard", "64"])
+    compacted = runner.invoke(main, ["store", "compact", str(store.path), "--rows-per-shard", "64"])
     assert compacted.exit_code == 0 and "compacted 3 part(s)" in compacted.stdout
     h5 = tmp_path / "out.h5"
-    assert runner.invoke(store_group, ["export-hdf5", str(store.path), str(h5)]).exit_code == 0
-    back = runner.invoke(store_group, ["import-hdf5", str(h5), str(tmp_path / "back")])
+    assert runner.invoke(main, ["store", "export-hdf5", str(store.path), str(h5)]).exit_code == 0
+    back = runner.invoke(main, ["store", "import-hdf5", str(h5), str(tmp_path / "back")])
     assert back.exit_code == 0 and "14 trailers" in back.stdout
     _assert_same_store(FeatureStore.open(store.path), FeatureStore.open(tmp_path / "back"))
-    missing = runner.invoke(store_group, ["info", str(tmp_path / "nothing")])
+    # --json on the commands that write (docs/cli.md): one document, the same facts
+    again = runner.invoke(main, ["store", "compact", str(store.path), "--json"])
+    assert json.loads(again.stdout)["part"] is None  # already compact
+    exported = runner.invoke(main, ["store", "export-hdf5", str(store.path), str(h5), "--json"])
+    assert json.loads(exported.stdout) == {"store": str(store.path), "out": str(h5)}
+    h5_back = runner.invoke(main, ["store", "import-hdf5", str(h5), str(tmp_path / "b2"), "--json"])
+    assert json.loads(h5_back.stdout)["trailers"] == 14
+    missing = runner.invoke(main, ["store", "info", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "not a cinefeat store" in missing.output
 
 

@@ -120,6 +120,11 @@ def test_sulun_download_resumes_records_sha256_and_imports_in_one_command(
     assert again.exit_code == 0, again.output
     assert len(server.requests) == before
     assert "0 downloaded, 3 already there" in again.output
+    # --download without --store: the download is the result, and --json prints it as JSON
+    only = CliRunner().invoke(main, ["import", "movienet-sulun2024", "--download", str(data),
+                                     "--json"])  # fmt: skip
+    report = json.loads(only.stdout)
+    assert only.exit_code == 0 and report["downloaded"] == [] and len(report["present"]) == 3
 
 
 def test_a_wrong_checksum_is_refused_and_nothing_is_left_or_imported(tmp_path, server, monkeypatch):

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 from store_testkit import PROVENANCE, expected_rows, write_trailers
 
 import cinefeat.store.compact as compact_module
+from cinefeat.cli.main import main
 from cinefeat.store import FeatureStore, StoreError, TrailerRecord
-from cinefeat.store.cli import store_group
 from cinefeat.store.compact import compact
 from cinefeat.store.lease import LeaseState
 from cinefeat.store.validate import validate
@@ -123,7 +123,7 @@ def test_unreachable_trailers_fail_validate_and_compact_brings_them_back(
     assert not report.ok
     (problem,) = [p for p in report.problems if p.kind == "unreachable"]
     assert "3 trailer(s)" in problem.message and problem.part == writer.name
-    bad = CliRunner().invoke(store_group, ["validate", str(store.path)])
+    bad = CliRunner().invoke(main, ["store", "validate", str(store.path)])
     assert bad.exit_code == 1 and "FAILED" in bad.output
     compact(FeatureStore.open(store.path))  # puts the part back, then merges it
     assert FeatureStore.open(store.path).ids() == ["a", "b", "c", "d", "e"]
@@ -142,7 +142,7 @@ def test_open_writer_is_reported_and_left_alone(tmp_path: Path) -> None:
     assert report.ok and [(p.kind, p.part) for p in report.problems] == [("open", writer.name)]
     result = compact(FeatureStore.open(store.path))
     assert list(result.skipped) == [writer.name]
-    cli = CliRunner().invoke(store_group, ["compact", str(store.path)])
+    cli = CliRunner().invoke(main, ["store", "compact", str(store.path)])
     assert cli.exit_code == 0 and f"skipped open part {writer.name}" in cli.output
     writer.close()
     assert not (store.path / "parts" / writer.name / "lease").exists()
@@ -211,7 +211,7 @@ def test_half_written_part_metadata_is_named(tmp_path: Path) -> None:
     report = validate(FeatureStore.open(store.path))
     assert not report.ok
     assert any(f"parts/{part}/zarr.json cannot be read" in p.message for p in report.problems)
-    cli = CliRunner().invoke(store_group, ["validate", str(store.path)])
+    cli = CliRunner().invoke(main, ["store", "validate", str(store.path)])
     assert cli.exit_code == 1 and "FAILED" in cli.output and f"parts/{part}/zarr.json" in cli.output
     with pytest.raises(StoreError, match=f"parts/{part}/zarr.json cannot be read"):
         FeatureStore.open(store.path).ids()
@@ -221,7 +221,7 @@ def test_half_written_root_metadata_is_a_clear_error(tmp_path: Path) -> None:
     store, _ = _two_parts(tmp_path)
     meta = store.path / "zarr.json"
     meta.write_bytes(meta.read_bytes()[:30])
-    cli = CliRunner().invoke(store_group, ["validate", str(store.path)])
+    cli = CliRunner().invoke(main, ["store", "validate", str(store.path)])
     assert cli.exit_code == 1 and isinstance(cli.exception, SystemExit)  # no traceback
     assert f"{meta} cannot be read" in cli.output
 
@@ -232,7 +232,7 @@ def test_missing_part_metadata_is_not_ok(tmp_path: Path) -> None:
     report = validate(FeatureStore.open(store.path))
     assert not report.ok
     assert [(p.kind, p.part) for p in report.problems] == [("orphaned", part)]
-    cli = CliRunner().invoke(store_group, ["validate", str(store.path)])
+    cli = CliRunner().invoke(main, ["store", "validate", str(store.path)])
     assert cli.exit_code == 1 and "OK:" not in cli.output
     with pytest.raises(StoreError, match=r"zarr\.json is missing"):
         FeatureStore.open(store.path).ids()

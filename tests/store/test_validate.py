@@ -11,8 +11,8 @@ import zarr
 from click.testing import CliRunner
 from store_testkit import PROVENANCE, rows_for, write_trailers
 
+from cinefeat.cli.main import main
 from cinefeat.store import FeatureRows, FeatureStore, StoreError, TrailerRecord
-from cinefeat.store.cli import store_group
 from cinefeat.store.validate import validate
 
 
@@ -107,14 +107,14 @@ def test_dims_that_disagree_with_provenance_are_reported(tmp_path: Path) -> None
 def test_cli_exits_non_zero_and_names_the_trailer(tmp_path: Path) -> None:
     store = _store(tmp_path)
     runner = CliRunner()
-    ok = runner.invoke(store_group, ["validate", str(store.path)])
+    ok = runner.invoke(main, ["store", "validate", str(store.path)])
     assert ok.exit_code == 0 and "OK: 10 trailers" in ok.output
     chunk = _clip_dir(store) / "values" / "c" / "0" / "0"
     chunk.write_bytes(chunk.read_bytes()[:10])
-    bad = runner.invoke(store_group, ["validate", str(store.path)])
+    bad = runner.invoke(main, ["store", "validate", str(store.path)])
     assert bad.exit_code == 1
     assert "trailer 't0'" in bad.output and "FAILED" in bad.output
-    as_json = runner.invoke(store_group, ["validate", "--json", str(store.path)])
+    as_json = runner.invoke(main, ["store", "validate", "--json", str(store.path)])
     report = json.loads(as_json.stdout)
     assert as_json.exit_code == 1 and report["ok"] is False
     assert {p["trailer"] for p in report["problems"]} >= {"t0", "t1"}

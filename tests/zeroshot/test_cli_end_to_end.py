@@ -153,6 +153,10 @@ def test_similarity_tune_writes_head_and_report(workspace: dict[str, Path]) -> N
         "cpu",
     )
     assert "silhouette (cosine, primary label)" in out
+    answer = json.loads(invoke("similarity-tune", workspace["store"], "--head", workspace["head"],
+                               "--out", out_dir.with_name("tuned-json"), "--epochs", "1",
+                               "--device", "cpu", "--json"))  # fmt: skip
+    assert answer["out"] == str(out_dir.with_name("tuned-json")) and "silhouette_after" in answer
     report = json.loads((out_dir / "similarity_report.json").read_text())
     assert {"silhouette_before", "silhouette_after", "nt_xent_per_epoch"} <= set(report)
     assert len(report["nt_xent_per_epoch"]) == 2 and -1 <= report["silhouette_after"] <= 1
