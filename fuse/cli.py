@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cinefeat.fuse.import_head_cli import COMMANDS as import_head_commands
 from cinefeat.store.cli_options import DeviceError, LazyChoice, device_option, resolve_device
 from cinefeat.store.errors import NO_LABELS
 
@@ -644,4 +645,10 @@ def split_command(
     _echo(sizes, as_json, "\n".join(f"{n}: {s}" for n, s in sizes.items()))
 
 
-COMMANDS: list[click.Command] = [train_command, evaluate_command, tune_command, split_command]
+COMMANDS: list[click.Command] = [
+    train_command,
+    evaluate_command,
+    tune_command,
+    split_command,
+    *import_head_commands,
+]
