@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +63,19 @@ SINGULAR = ("asr_sentiment", "ocr_sentiment")
 D_MODEL, HEADS, LAYERS = 8, 2, 2
 
 
-def their_config(model: str, normalize: bool, standardize: bool) -> dict[str, Any]:
+def their_config(
+    model: str, normalize: bool, standardize: bool, dims: dict[str, int] = DIMS
+) -> dict[str, Any]:
     """`vars(args)` after their config.py, with small sizes."""
     lengths = dict(LENGTHS)
     if model == "multi_transformer":  # config.py: -1 for the <CLS> token
         lengths = {k: v - 1 if "sentiment" not in k else v for k, v in lengths.items()}
     return {
         "model": model,
-        "features": sorted(DIMS),
-        "all_features": sorted(DIMS),
+        "features": sorted(dims),
+        "all_features": sorted(dims),
         "feature_lengths": lengths,
-        "feature_dims": dict(DIMS),
+        "feature_dims": dict(dims),
         "n_layers": LAYERS,
         "d_model": D_MODEL,
         "n_heads": HEADS,
@@ -123,30 +126,31 @@ def _encoder_state(prefix: str, d: int, g: torch.Generator) -> dict[str, torch.T
 def their_state(model: str, config: dict[str, Any], seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     d, lengths, out = D_MODEL, config["feature_lengths"], len(GENRES)
+    dims: dict[str, int] = config["feature_dims"]
     state: dict[str, torch.Tensor] = {}
     if model == "mlp":  # sizes [sum dims] + [d] * (n - 1) + [labels]; Linear, Dropout, ReLU
-        sizes = [sum(DIMS.values())] + [d] * (LAYERS - 1) + [out]
+        sizes = [sum(dims.values())] + [d] * (LAYERS - 1) + [out]
         for i in range(len(sizes) - 1):
             state[f"model.{3 * i}.weight"] = _rand(g, sizes[i + 1], sizes[i])
             state[f"model.{3 * i}.bias"] = _rand(g, sizes[i + 1])
         return state
-    for name, dim in DIMS.items():
+    for name, dim in dims.items():
         state[f"encoders.{name}.weight"] = _rand(g, d, dim)
         state[f"encoders.{name}.bias"] = _rand(g, d)
     if model == "single_transformer":
         total = sum(lengths.values()) + len(lengths) + 1
-        for name in DIMS:
+        for name in dims:
             state[f"sep_vectors.{name}"] = _rand(g, 1, 1, d)
             state[f"positional_encoding.{name}.pe"] = _rand(g, total, 1, d)
         state |= _encoder_state("transformer.transformer_body", d, g)
         state["cls_vector"] = _rand(g, 1, 1, d)
         return state | {"decoder.weight": _rand(g, out, d), "decoder.bias": _rand(g, out)}
-    for name in DIMS:
+    for name in dims:
         if name not in SINGULAR:
             state[f"transformers.{name}.pos_encoder.pe"] = _rand(g, lengths[name] + 1, 1, d)
             state |= _encoder_state(f"transformers.{name}.transformer_body", d, g)
             state[f"cls_vectors.{name}"] = _rand(g, 1, 1, d)
-    width = d * len(DIMS)
+    width = d * len(dims)
     return state | {"decoder.weight": _rand(g, out, width), "decoder.bias": _rand(g, out)}
 
 
@@ -324,3 +328,28 @@ def test_wrong_weights_and_missing_stats_are_named(tmp_path: Path) -> None:
     with pytest.raises(SulunImportError, match="--stats"):
         import_sulun2024(tmp_path / "release", tmp_path / "head")
     assert not (tmp_path / "head").exists()
+
+
+def test_imported_head_evaluates_an_imported_store(tmp_path: Path) -> None:
+    """Feature names, dims, labels and split of the head fit `import movienet-sulun2024`."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+    from release_fixtures import SULUN_DIMS, write_sulun_release
+
+    from cinefeat.store.importers import import_release
+
+    write_sulun_release(tmp_path / "data")
+    import_release("movienet-sulun2024", tmp_path / "data", tmp_path / "mn.zarr")
+    config = their_config("multi_transformer", True, False, dims=SULUN_DIMS)
+    write_release(tmp_path / "release", "multi_transformer", config)
+    import_sulun2024(tmp_path / "release", tmp_path / "head")
+    result = CliRunner().invoke(
+        main,
+        ["--quiet", "evaluate", str(tmp_path / "mn.zarr"), "--head", str(tmp_path / "head"),
+         "--out", str(tmp_path / "report"), "--json"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["runs"][str(tmp_path / "head")]
+    assert 0.0 <= summary["ap_macro"] <= 1.0
