@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cinefeat.fuse.import_head_cli import COMMANDS as import_head_commands
 from cinefeat.store.cli_options import (
     LazyChoice,
     device_option,
@@ -689,4 +690,10 @@ def split_command(
     echo_result(sizes, as_json, "\n".join(f"{n}: {s}" for n, s in sizes.items()))
 
 
-COMMANDS: list[click.Command] = [train_command, evaluate_command, tune_command, split_command]
+COMMANDS: list[click.Command] = [
+    train_command,
+    evaluate_command,
+    tune_command,
+    split_command,
+    *import_head_commands,
+]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import pickle
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -66,19 +66,55 @@ def numpy_globals() -> list[Any]:
     return globals_
 
 
-def torch_load(path: str | Path, allow_numpy: bool = False) -> Any:
+def path_globals() -> list[Any]:
+    """`pathlib` paths for `torch_load(extra_globals=...)`, rebuilt as plain strings.
+
+    Training scripts save their argparse namespace with `torch.save(vars(args))`, and output
+    folders in it are `PosixPath`s (Sulun et al.'s `config.pt`). A path pickles as its class and
+    its string parts; the stand-in joins the parts into text, so no pathlib code runs and the
+    loaded config holds a `str` where the file held a path. Python 3.13 spells the class
+    `pathlib._local.*`, so both spellings are admitted.
+    """
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    def posix(*parts: Any) -> str:
+        return _path_text(PurePosixPath, parts)
+
+    def windows(*parts: Any) -> str:
+        return _path_text(PureWindowsPath, parts)
+
+    kinds = {"PosixPath": posix, "PurePosixPath": posix}
+    kinds.update(WindowsPath=windows, PureWindowsPath=windows)
+    return [
+        (function, f"{module}.{name}")
+        for module in ("pathlib", "pathlib._local")
+        for name, function in kinds.items()
+    ]
+
+
+def _path_text(kind: Any, parts: tuple[Any, ...]) -> str:
+    if not all(isinstance(part, str) for part in parts):
+        raise UnsafePickleError("a pickled path was given parts that are not strings")
+    return str(kind(*parts))
+
+
+def torch_load(
+    path: str | Path, allow_numpy: bool = False, extra_globals: Sequence[Any] = ()
+) -> Any:
     """`torch.load(weights_only=True)` on the CPU: tensors, containers and numbers, no code runs.
 
-    `allow_numpy` also admits numpy arrays, dtypes and scalars (see `numpy_globals`). Raises
-    `UnsafePickleError` (a refused global, named) or `PickleReadError` (anything else), both
-    naming the file.
+    `allow_numpy` also admits numpy arrays, dtypes and scalars (see `numpy_globals`);
+    `extra_globals` more entries in `torch.serialization.safe_globals` form (e.g. `path_globals`).
+    Raises `UnsafePickleError` (a refused global, named) or `PickleReadError` (anything else),
+    both naming the file.
     """
     import torch
 
+    admitted = [*(numpy_globals() if allow_numpy else []), *extra_globals]
     try:
-        if not allow_numpy:
+        if not admitted:
             return torch.load(path, map_location="cpu", weights_only=True)
-        with torch.serialization.safe_globals(numpy_globals()):
+        with torch.serialization.safe_globals(admitted):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:  # torch's message names the refused global
         raise UnsafePickleError(f"{path}: refused by the restricted unpickler ({error})") from error

@@ -14,6 +14,9 @@ from torch import Tensor, nn
 from cinefeat.fuse.heads.base import HeadConfigError, zero_padding
 
 LONG_SEQUENCES = ("error", "equidistant")
+PADDINGS = ("mask", "zeros")
+"""How a head reads a trailer shorter than `max_len`: `mask` (padding is masked, the cinefeat
+default) or `zeros` (Sulun et al.'s loader: see `fixed_length`)."""
 
 
 def transformer(
@@ -36,6 +39,28 @@ def transformer(
 def check_long_sequences(value: str) -> None:
     if value not in LONG_SEQUENCES:
         raise HeadConfigError(f"long_sequences must be one of {LONG_SEQUENCES}, not {value!r}")
+
+
+def check_padding(value: str) -> None:
+    if value not in PADDINGS:
+        raise HeadConfigError(f"padding must be one of {PADDINGS}, not {value!r}")
+
+
+def fixed_length(values: Tensor, mask: Tensor, length: int) -> tuple[Tensor, Tensor]:
+    """Every row brought to exactly `length` steps, all of them real, as Sulun et al.'s loader.
+
+    Their `dataset.py` (and `inference.py`) subsamples a longer feature equidistantly, pads a
+    shorter one with zero rows and replaces a missing one by `length` zero rows, after
+    normalising; no mask reaches their models, so the zero rows are averaged (MLP) and attended
+    (transformers) like real ones. A head imported from their checkpoints needs the same view to
+    give their predictions (`padding="zeros"`).
+    """
+    values, mask = equidistant(values, mask, length)
+    values = zero_padding(values, mask)[:, :length]
+    short = length - values.shape[1]
+    if short > 0:
+        values = torch.nn.functional.pad(values, (0, 0, 0, short))
+    return values, torch.ones(values.shape[:2], dtype=torch.bool, device=values.device)
 
 
 def equidistant(values: Tensor, mask: Tensor, cap: int) -> tuple[Tensor, Tensor]:
@@ -81,10 +106,13 @@ class ClsSequenceEncoder(nn.Module):
         dropout: float,
         final_norm: bool = False,
         long_sequences: str = "error",
+        padding: str = "mask",
     ):
         super().__init__()
         check_long_sequences(long_sequences)
+        check_padding(padding)
         self.long_sequences = long_sequences
+        self.padding = padding
         self.project = nn.Linear(in_dim, d_model)
         self.cls = nn.Parameter(torch.randn(1, 1, d_model) * 0.02)
         self.positions = nn.Parameter(torch.randn(1, max_len, d_model) * 0.02)
@@ -95,7 +123,9 @@ class ClsSequenceEncoder(nn.Module):
 
     def sequence(self, values: Tensor, mask: Tensor) -> Tensor:
         """All outputs (B, 1 + L, d), CLS first."""
-        if self.long_sequences == "equidistant":  # Sulun's subsampling, else whole-trailer
+        if self.padding == "zeros":  # Sulun's loader: exactly max_len steps, all real
+            values, mask = fixed_length(values, mask, self.positions.shape[1])
+        elif self.long_sequences == "equidistant":  # Sulun's subsampling, else whole-trailer
             values, mask = equidistant(values, mask, self.positions.shape[1])
         batch = values.shape[0]
         tokens = self.project(zero_padding(values, mask)) + learned_positions(self.positions, mask)

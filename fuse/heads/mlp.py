@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, masked_mean
+from cinefeat.fuse.heads.encoders import check_padding, fixed_length
 from cinefeat.fuse.heads.registry import register_head
 from cinefeat.fuse.heads.vlad import NetVLAD, check_pooling
 
@@ -24,6 +25,9 @@ class MLPConfig(HeadConfig):
     dropout: float = 0.5
     pooling: str = "mean"  # POOLINGS of vlad.py
     clusters: int = 8  # pooling=netvlad: clusters per feature
+    # PADDINGS of encoders.py: "zeros" averages each feature over exactly max_len rows,
+    # zero rows included, as the MLP imported from Sulun et al.'s checkpoints was trained
+    padding: str = "mask"
 
 
 @register_head
@@ -34,6 +38,7 @@ class MLPHead(Head):
     def __init__(self, config: MLPConfig, features: list[FeatureSpec], label_names: list[str]):
         super().__init__(config, features, label_names)
         check_pooling(config.pooling)
+        check_padding(config.padding)
         self.pools = nn.ModuleDict(
             {f.name: NetVLAD(f.dim, config.clusters) for f in features}
             if config.pooling == "netvlad"
@@ -50,6 +55,11 @@ class MLPHead(Head):
 
     def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
         self.check_inputs(inputs, masks)
+        if self.config.padding == "zeros":
+            inputs, masks = dict(inputs), dict(masks)
+            for f in self.features:
+                fixed = fixed_length(inputs[f.name], masks[f.name], f.max_len)
+                inputs[f.name], masks[f.name] = fixed
         pooled = [
             self.pools[f.name](inputs[f.name], masks[f.name])
             if self.pools

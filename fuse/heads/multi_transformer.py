@@ -25,6 +25,7 @@ class MultiTransformerConfig(HeadConfig):
     dropout: float = 0.5
     final_norm: bool = False
     long_sequences: str = "error"
+    padding: str = "mask"  # PADDINGS of encoders.py; "zeros" for heads imported from Sulun et al.
 
 
 @register_head
@@ -52,6 +53,7 @@ class MultiTransformerHead(Head):
                     config.dropout,
                     config.final_norm,
                     config.long_sequences,
+                    config.padding,
                 )
         self.branches = nn.ModuleDict(branches)
         self.embed_dim = d * len(features)

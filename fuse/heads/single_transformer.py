@@ -15,8 +15,10 @@ from torch import Tensor, nn
 from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, zero_padding
 from cinefeat.fuse.heads.encoders import (
     check_long_sequences,
+    check_padding,
     encode,
     equidistant,
+    fixed_length,
     learned_positions,
     transformer,
 )
@@ -31,6 +33,7 @@ class SingleTransformerConfig(HeadConfig):
     dropout: float = 0.5
     final_norm: bool = False
     long_sequences: str = "error"
+    padding: str = "mask"  # PADDINGS of encoders.py; "zeros" for heads imported from Sulun et al.
 
 
 @register_head
@@ -44,6 +47,7 @@ class SingleTransformerHead(Head):
     ):
         super().__init__(config, features, label_names)
         check_long_sequences(config.long_sequences)
+        check_padding(config.padding)
         d = config.d_model
         self.project = nn.ModuleDict({f.name: nn.Linear(f.dim, d) for f in features})
         self.positions = nn.ParameterDict(
@@ -65,7 +69,9 @@ class SingleTransformerHead(Head):
         real = [torch.ones(batch, 1, dtype=torch.bool, device=first.device)]
         for index, spec in enumerate(self.features):
             values, mask = inputs[spec.name], masks[spec.name]
-            if self.config.long_sequences == "equidistant":
+            if self.config.padding == "zeros":
+                values, mask = fixed_length(values, mask, spec.max_len)
+            elif self.config.long_sequences == "equidistant":
                 values, mask = equidistant(values, mask, spec.max_len)
             projected = self.project[spec.name](zero_padding(values, mask))
             tokens.append(self.separators[index].expand(batch, 1, -1))

@@ -88,7 +88,7 @@ class Sulun2024Importer:
         labels_csv: str | None = None,
         split_name: str = "sulun2024",
     ) -> None:
-        """`prefix`: store feature names are `<prefix>.<authors' name>`; `splits` /
+        """`prefix`: store feature names are `<prefix>_<authors' name>`; `splits` /
         `labels_csv`: the files, when not beside features.pkl or in the repository layout."""
         self.prefix = prefix
         self.split_name = split_name

@@ -112,14 +112,16 @@ TRAILERS12K_GENRES = ["action", "adventure", "comedy", "crime", "drama",
                       "fantasy", "horror", "romance", "sci-fi", "thriller"]  # fmt: skip
 
 
-def write_trailers12k_release(folder: Path, reps: dict[str, int] | None = None) -> dict[str, Any]:
+def write_trailers12k_release(
+    folder: Path, reps: dict[str, int] | None = None, count: int = 7
+) -> dict[str, Any]:
     """trailers12k_mgtc.csv + one zarr v2 group per representation, as DIViTA's data.py reads
     them: `pd.read_csv` (mid, genre 0/1 columns, split0..2 with 0/1/2 = trn/val/tst) and
     `zarr.open(join(data_dir, x))` with `attrs['num_features']` and `z[mid]` of shape
-    (clips, num_features)."""
+    (clips, num_features). `count` movies (the default 7 is what test_importers compares)."""
     reps = reps or {"i_shufflenet_fpc24": 16, "k_shufflenet_fps24_fpc24": 8}
     rng = np.random.default_rng(1)
-    mids = [f"m{i:05d}" for i in range(7)]
+    mids = [f"m{i:05d}" for i in range(count)]
     folder.mkdir(parents=True, exist_ok=True)
     genres = {mid: rng.integers(0, 2, len(TRAILERS12K_GENRES)) for mid in mids}
     assignment = {mid: [int(rng.integers(0, 3)) for _ in range(3)] for mid in mids}

@@ -248,7 +248,9 @@ def test_the_published_table_is_well_formed():
     assert {f.name for f in sulun.files if not f.default} == {
         f"{m}{s}.pt" for m in ("mlp", "single_transformer", "multi_transformer")
         for s in ("", "_config")
-    }  # fmt: skip
+    } | {"stats.pt"}  # fmt: skip
+    # serkansulun/movie-genre-classification at caac031: preprocessing/data/stats.pt
+    assert {f.name: f.size for f in sulun.files}["stats.pt"] == 1816
     # richardtml/DIViTA files.py (2022-10-13, "Update Zenodo URLs"): Zenodo record 5716410
     assert {f.name: f.md5 for f in t12k.files}["mtgc.csv"] == "d730579950345b2c0f9c4a9779bd9d44"
     assert all(f.unpack for f in t12k.files if f.name.endswith(".tar.gz"))
