@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import click
 
+from cinefeat.store.cli_options import echo_result, json_option
+
 RELEASES = {"sulun2024": "Sulun et al. 2024 mlp / single_transformer / multi_transformer (.pt)"}
 MODELS = ("mlp", "single_transformer", "multi_transformer")
 
@@ -36,23 +38,27 @@ MODELS = ("mlp", "single_transformer", "multi_transformer")
     show_default=True,
     help="Feature name prefix, as given to `cinefeat import movienet-sulun2024`.",
 )
+@json_option("the written head folder and its source")
 def import_head_command(
-    release: str, folder: str, out: str, model: str | None, stats: str | None, prefix: str
+    release: str,
+    folder: str,
+    out: str,
+    model: str | None,
+    stats: str | None,
+    prefix: str,
+    as_json: bool,
 ) -> None:
     """Convert a published pretrained head in FOLDER into the head folder OUT.
 
     `cinefeat import-head sulun2024 output/ --model multi_transformer --stats stats.pt --out
     heads/sulun-multi`, then `cinefeat evaluate mn.zarr --head heads/sulun-multi`.
     """
-    from cinefeat.fuse.checkpoint import CheckpointError
     from cinefeat.fuse.import_sulun2024 import import_sulun2024
-    from cinefeat.store.errors import StoreError
 
-    try:
-        written = import_sulun2024(folder, out, model=model, stats=stats, prefix=prefix)
-    except (CheckpointError, StoreError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
-    click.echo(f"wrote {written} ({RELEASES[release]})")
+    # CheckpointError / StoreError are CinefeatErrors: `cinefeat.cli.main` reports them
+    written = import_sulun2024(folder, out, model=model, stats=stats, prefix=prefix)
+    result = {"head": str(written), "release": release, "source": RELEASES[release]}
+    echo_result(result, as_json, f"wrote {written} ({RELEASES[release]})")
 
 
 COMMANDS: list[click.Command] = [import_head_command]
