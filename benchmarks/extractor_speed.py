@@ -33,9 +33,19 @@ from bench_env import cpu_name
 
 from cinefeat.extract import pretrained
 from cinefeat.extract.base import EXTRACTORS, AudioRequest, BatchExtractor
-from cinefeat.extract.extractors import ast, audiotag, i3d, musicnet, vggish, vit  # noqa: F401
+from cinefeat.extract.extractors import (  # noqa: F401
+    ast,
+    audiotag,
+    i3d,
+    i3d_flow,
+    musicnet,
+    optical_flow,
+    vggish,
+    vit,
+)
 
-ITEMS_PER_MINUTE = {"vit": 30.0, "i3d": 60.0, "image": 30.0}
+ITEMS_PER_MINUTE = {"vit": 30.0, "i3d": 60.0, "i3d-flow": 60.0, "image": 30.0}
+TILING_CLIPS = {"video", "r2plus1d", "s3d", "swin3d", "flow"}  # shot clips tile every frame
 FRAMES_PER_MINUTE = 1440.0  # 24 fps: the `video` extractor's shot clips tile them
 
 
@@ -54,6 +64,26 @@ def _install_torchvision(model: str) -> dict:
     torch.save(full.state_dict(), path)
     pretrained.add_local(f"random-{model}", path, like=backbone.weights)
     return {"model": model, "weights": f"random-{model}"}
+
+
+def _install_raft(model: str) -> str:
+    """Random RAFT weights in torchvision's layout, registered as `random-<model>`."""
+    from cinefeat.extract.flow import build_raft
+
+    path = pretrained.cache_dir() / f"random-{model}.pth"
+    torch.save(build_raft(model).state_dict(), path)
+    pretrained.add_local(f"random-{model}", path, like=f"torchvision-{model}")
+    return f"random-{model}"
+
+
+def _install_i3d_flow() -> dict:
+    """The flow stream's I3D (2 input channels, the port's layout) and RAFT-small, random."""
+    from cinefeat.extract.nets.i3d import InceptionI3d
+
+    path = pretrained.cache_dir() / "random-flow_imagenet.pt"
+    torch.save(InceptionI3d(in_channels=2).state_dict(), path)
+    pretrained.add_local("random-i3d-flow", path, like="i3d-flow-imagenet")
+    return {"flow_weights": "random-i3d-flow", "optical_flow_weights": _install_raft("raft_small")}
 
 
 def _install_random_weights(name: str) -> dict:
@@ -125,7 +155,7 @@ def items_per_minute(extractor: BatchExtractor) -> float:
     request = extractor.request()
     if isinstance(request, AudioRequest):
         return 60.0 / request.hop_s
-    if extractor.name == "video":
+    if extractor.name in TILING_CLIPS:
         return FRAMES_PER_MINUTE / request.frames_per_clip  # type: ignore[union-attr]
     return ITEMS_PER_MINUTE[extractor.name]
 
@@ -157,6 +187,10 @@ CASES: list[tuple[str, Callable[[], dict]]] = [
     ("video:r2plus1d_18", lambda: _install_torchvision("r2plus1d_18")),
     ("video:s3d", lambda: _install_torchvision("s3d")),
     ("video:swin3d_t", lambda: _install_torchvision("swin3d_t")),
+    # the named features r2plus1d, s3d and swin3d cost what the video rows above cost
+    ("flow:raft_small", lambda: {"model": "raft_small", "weights": _install_raft("raft_small")}),
+    ("flow:raft_large", lambda: {"model": "raft_large", "weights": _install_raft("raft_large")}),
+    ("i3d-flow", _install_i3d_flow),
 ]
 
 

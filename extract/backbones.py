@@ -25,7 +25,8 @@ from typing import Any, Literal
 import numpy as np
 
 from cinefeat.extract import pretrained
-from cinefeat.extract.base import BatchExtractor, ClipRequest, FrameRequest, LoadError
+from cinefeat.extract.base import ClipRequest, FrameRequest, LoadError
+from cinefeat.extract.pretrained_extractor import PretrainedExtractor
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def read_state(backbone: Backbone, weights: str) -> tuple[dict[str, Any], Any, s
     return state, path, sha256
 
 
-class BackboneExtractor(BatchExtractor):
+class BackboneExtractor(PretrainedExtractor):
     """Runs one `Backbone` on frames or clips. Subclasses set `name`, `kind` and a config with
     `model`, `sampler`, `weights` (a local fine-tune: `cinefeat models add`) and, for clips,
     `frames_per_clip` and `fps`."""
@@ -138,16 +139,23 @@ class BackboneExtractor(BatchExtractor):
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         self.backbone = get_backbone(self.config.model, self.kind)
-        self.model: Any = None
-        self._sha256: str | None = None
+        self.mean, self.std = self.backbone.input.mean, self.backbone.input.std
 
     @property
     def dim(self) -> int:  # type: ignore[override]
         return self.backbone.dim
 
     @property
-    def weights(self) -> str:
-        return self.config.weights or self.backbone.weights
+    def default_weights(self) -> str:
+        return self.backbone.weights
+
+    @property
+    def description(self) -> str:
+        return self.backbone.description
+
+    @property
+    def layer(self) -> str:
+        return self.backbone.layer
 
     def request(self) -> FrameRequest | ClipRequest:  # type: ignore[override]
         spec, c = self.backbone.input, self.config
@@ -164,8 +172,8 @@ class BackboneExtractor(BatchExtractor):
     def frames_per_clip(self) -> int:
         return int(self.config.frames_per_clip or self.backbone.input.frames or 16)
 
-    def load(self, device: str = "cpu", fp16: bool = False) -> None:
-        from cinefeat.extract.nets.runtime import load_state, place
+    def build(self) -> Any:
+        from cinefeat.extract.nets.runtime import load_state
 
         state, path, self._sha256 = read_state(self.backbone, self.weights)
         model = self.backbone.build()
@@ -175,17 +183,13 @@ class BackboneExtractor(BatchExtractor):
             raise LoadError(
                 f"{self.weights} does not fit backbone {self.backbone.name}: {error}"
             ) from None
-        self.model, self.fp16 = place(model, device, fp16)
-        self.device = device
+        return model
 
     def model_info(self) -> dict[str, Any]:
         spec = self.backbone.input
         return {
-            "model": self.backbone.description,
+            **super().model_info(),
             "backbone": self.backbone.name,
-            "weights": self.weights,
-            "weights_sha256": self._sha256,
-            "layer": self.backbone.layer,
             "input": {
                 "resize_short_side": spec.resize,
                 "centre_crop": spec.crop,
@@ -194,40 +198,21 @@ class BackboneExtractor(BatchExtractor):
             },
         }
 
-    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
-        import torch
+    def prepare(self, item: np.ndarray) -> np.ndarray:
+        from cinefeat.extract.nets.runtime import square_crop
 
-        from cinefeat.extract.nets.runtime import cast_input, square_crop
+        cropped = square_crop(item, self.backbone.input.crop, shrink=False)
+        return cropped if self.kind == "frames" else pad_clip(cropped, self.frames_per_clip)
 
-        if self.model is None:
-            raise RuntimeError(f"{type(self).__name__}.load() must be called first")
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        spec = self.backbone.input
-        if self.kind == "frames":
-            batch = np.stack([square_crop(f, spec.crop, shrink=False) for f in items])
-        else:
-            batch = np.stack(
-                [pad_clip(square_crop(c, spec.crop, shrink=False), self.frames_per_clip)
-                 for c in items]
-            )  # fmt: skip
-        shape = (1, 3, 1, 1) if self.kind == "frames" else (1, 3, 1, 1, 1)
-        mean = torch.tensor(spec.mean, device=self.device).view(shape)
-        std = torch.tensor(spec.std, device=self.device).view(shape)
-        with torch.inference_mode():
-            x = torch.from_numpy(batch).to(self.device)
-            # (B, H, W, 3) -> (B, 3, H, W); (B, T, H, W, 3) -> (B, 3, T, H, W)
-            x = x.permute(0, 3, 1, 2) if self.kind == "frames" else x.permute(0, 4, 1, 2, 3)
-            x = (x.float() / 255.0 - mean) / std
-            try:
-                out = self.model(cast_input(x, self.model))
-            except NotImplementedError as error:  # e.g. S3D's avg_pool3d has no CPU bf16 kernel
-                if not self.fp16:
-                    raise
-                log.warning("%s: %s in half precision; running in float32", self.name, error)
-                self.model, self.fp16 = self.model.float(), False
-                out = self.model(x)
-        return out.float().reshape(len(items), -1).cpu().numpy()
+    def forward(self, batch: np.ndarray) -> Any:
+        try:
+            return super().forward(batch)
+        except NotImplementedError as error:  # e.g. S3D's avg_pool3d has no CPU bf16 kernel
+            if not self.fp16:
+                raise
+            log.warning("%s: %s in half precision; running in float32", self.name, error)
+            self.model, self.fp16 = self.model.float(), False
+            return super().forward(batch)
 
 
 def pad_clip(clip: np.ndarray, frames: int) -> np.ndarray:

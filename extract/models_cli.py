@@ -34,7 +34,7 @@ def models() -> None:
 @models.command("list")
 @json_option("the entries")
 def list_command(as_json: bool) -> None:
-    """Every known weights entry, whether it is cached, and whether its sha256 is pinned."""
+    """Every known weights entry: source, licence, checksum, and whether it is cached."""
     pretrained = _load_table()
     rows = []
     for entry in pretrained.list_weights():
@@ -49,6 +49,8 @@ def list_command(as_json: bool) -> None:
                 "licence": entry.licence,
                 "pinned": remote.sha256 is not None,
                 "checksum": remote.checksum_kind,
+                "checksum_value": _checksum_value(remote),
+                "source": entry.source,
                 "follows_main": any(f.follows_main for f in entry.files),
                 "cached": cached,
                 "size": remote.size,
@@ -67,10 +69,21 @@ def list_command(as_json: bool) -> None:
             flags += ", follows `main` (no pinned revision)"
         click.echo(f"{row['name']:<36} {row['format']:<24} {flags}")
         click.echo(f"  {row['description']} [{row['licence']}]  {row['url'] or ''}")
+        click.echo(f"  source: {row['source']}; checksum: {row['checksum_value']}")
     click.echo(
         "Also: any open_clip model as clip-<model>-<tag> (lower case, e.g. clip-vit-l-14-openai; "
         "pairs from open_clip.list_pretrained())."
     )
+
+
+def _checksum_value(remote: object) -> str:
+    """The published checksum itself (`sha256:<hex>`, `sha256-prefix:<hex>`, `md5:<hex>`), or
+    `recorded` where the publisher gives none (the sha256 is recorded on first download)."""
+    for kind in ("sha256", "sha256_prefix", "md5"):
+        value = getattr(remote, kind)
+        if value:
+            return f"{kind.replace('_', '-')}:{value}"
+    return "recorded"
 
 
 @models.command("download")

@@ -25,13 +25,8 @@ from typing import Any
 import numpy as np
 
 from cinefeat.extract import pretrained
-from cinefeat.extract.base import (
-    BatchExtractor,
-    ExtractorConfig,
-    FrameRequest,
-    LoadError,
-    register_extractor,
-)
+from cinefeat.extract.base import ExtractorConfig, FrameRequest, LoadError, register_extractor
+from cinefeat.extract.pretrained_extractor import PretrainedExtractor
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -149,21 +144,28 @@ pretrained.register_resolver(_resolve_open_clip_name)
 
 
 @register_extractor
-class ClipExtractor(BatchExtractor):
+class ClipExtractor(PretrainedExtractor):
     name = "clip"
     kind = "frames"
     config_class = ClipConfig
     config: ClipConfig
+    mean, std = OPENAI_MEAN, OPENAI_STD
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        self.model: Any = None
         self._dim: int | None = 512 if self.config.model == "ViT-B-32" else None
-        self._sha256: str | None = None
 
     @property
-    def weights(self) -> str:
-        return self.config.weights or weights_name(self.config.model, self.config.pretrained)
+    def default_weights(self) -> str:
+        return weights_name(self.config.model, self.config.pretrained)
+
+    @property
+    def description(self) -> str:
+        return f"open_clip:{self.config.model}/{self.config.pretrained}"
+
+    @property
+    def layer(self) -> str:
+        return "image embedding (encode_image)"
 
     @property
     def dim(self) -> int:
@@ -181,18 +183,14 @@ class ClipExtractor(BatchExtractor):
     def request(self) -> FrameRequest:
         return FrameRequest(sampler=self.config.sampler, short_side=self.config.image_size)
 
-    def load(self, device: str = "cpu", fp16: bool = False) -> None:
+    def build(self) -> Any:
+        """open_clip's architecture, its image tower loaded (the text tower is not used)."""
         import open_clip
-        import torch
-
-        from cinefeat.extract.nets.runtime import place
 
         if self.config.weights is None:
             register_open_clip_weights(self.config.model, self.config.pretrained)
-        entry = pretrained.get_weights(self.weights)
-        path = pretrained.fetch(self.weights)
-        self._sha256 = pretrained.weights_sha256(self.weights)
-        prep = entry.preprocessing
+        prep = pretrained.get_weights(self.weights).preprocessing
+        path, _ = self.fetch_weights()
         with _quiet_root_warnings():  # open_clip warns "initialized randomly": we load next
             model = open_clip.create_model(
                 prep.get("model", self.config.model),
@@ -208,48 +206,29 @@ class ClipExtractor(BatchExtractor):
 
             state = load_torch_checkpoint(path, allow_numpy=True)
             state = state.get("state_dict", state) if isinstance(state, dict) else state
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing, _ = model.load_state_dict(state, strict=False)
         visual_missing = [k for k in missing if k.startswith("visual.")]
         if visual_missing:
             raise pretrained.WeightsError(
                 f"{path} lacks image-tower tensors {visual_missing[:3]}...: it is not a "
                 f"{self.config.model} checkpoint; check `--option clip.model=...`"
             )
-        # fp16 on CUDA, bf16 on CPUs with native bf16, else fp32
-        self.model, self.fp16 = place(model.visual, device, fp16)
-        self.device = device
-        self._mean = torch.tensor(prep.get("mean", OPENAI_MEAN)).view(1, 3, 1, 1).to(device)
-        self._std = torch.tensor(prep.get("std", OPENAI_STD)).view(1, 3, 1, 1).to(device)
+        self.mean = tuple(prep.get("mean", OPENAI_MEAN))
+        self.std = tuple(prep.get("std", OPENAI_STD))
         self._dim = int(getattr(model.visual, "output_dim", None) or self.dim)
-        del unexpected  # the text tower is not used
+        return model.visual
 
     def model_info(self) -> dict[str, Any]:
-        return {
-            "model": f"open_clip:{self.config.model}/{self.config.pretrained}",
-            "weights": self.weights,
-            "weights_sha256": self._sha256,
-            "layer": "image embedding (encode_image)",
-            "l2_normalized": self.config.normalize,
-        }
+        return {**super().model_info(), "l2_normalized": self.config.normalize}
 
-    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
+    def prepare(self, item: np.ndarray) -> np.ndarray:
+        return center_crop(item, self.config.image_size)
+
+    def forward(self, batch: np.ndarray) -> Any:
         import torch
 
-        from cinefeat.extract.nets.runtime import cast_input
-
-        if self.model is None:
-            raise RuntimeError("ClipExtractor.load() must be called before extract_batch()")
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        batch = np.stack([center_crop(frame, self.config.image_size) for frame in items])
-        with torch.inference_mode():
-            pixels = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
-            pixels = (pixels - self._mean) / self._std
-            pixels = cast_input(pixels, self.model)
-            out = self.model(pixels).float()
-            if self.config.normalize:
-                out = torch.nn.functional.normalize(out, dim=-1)
-        return out.cpu().numpy().astype(np.float32)
+        out = super().forward(batch).float()
+        return torch.nn.functional.normalize(out, dim=-1) if self.config.normalize else out
 
 
 @contextlib.contextmanager

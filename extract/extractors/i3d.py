@@ -31,7 +31,8 @@ import numpy as np
 
 from cinefeat.extract import pretrained
 from cinefeat.extract.backbones import pad_clip
-from cinefeat.extract.base import BatchExtractor, ClipRequest, ExtractorConfig, register_extractor
+from cinefeat.extract.base import ClipRequest, ExtractorConfig, register_extractor
+from cinefeat.extract.pretrained_extractor import PretrainedExtractor
 
 FLOW_WEIGHTS = pretrained.register_weights(
     pretrained.PretrainedWeights(
@@ -108,18 +109,19 @@ class I3dConfig(ExtractorConfig):
 
 
 @register_extractor
-class I3dExtractor(BatchExtractor):
+class I3dExtractor(PretrainedExtractor):
     name = "i3d"
     kind = "clips"
     config_class = I3dConfig
     config: I3dConfig
+    default_weights = WEIGHTS.name
+    description = WEIGHTS.description
+    layer = "Mixed_5c global mean (1024-d)"
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        self.model: Any = None
         self.flow_model: Any = None
         self.optical_flow: Any = None
-        self._sha256: str | None = None
         self._flow_sha256: str | None = None
 
     @property
@@ -135,8 +137,12 @@ class I3dExtractor(BatchExtractor):
         return self.config.stream in ("flow", "two-stream")
 
     @property
-    def weights(self) -> str:
-        return self.config.weights or WEIGHTS.name
+    def loaded(self) -> bool:
+        return self.model is not None or self.flow_model is not None
+
+    @property
+    def flow_weights(self) -> str:
+        return self.config.flow_weights or FLOW_WEIGHTS.name
 
     def request(self) -> ClipRequest:
         c = self.config
@@ -145,40 +151,33 @@ class I3dExtractor(BatchExtractor):
         )
 
     def load(self, device: str = "cpu", fp16: bool = False) -> None:
+        """The RGB stream through the base (`build`); the flow stream's I3D and RAFT beside it."""
         from cinefeat.extract.flow import ClipFlow
+        from cinefeat.extract.nets.runtime import place
 
         self.device = device
         if self.uses_rgb:
-            self.model, self._sha256 = self._load_stream(self.weights, 3, device, fp16)
+            super().load(device, fp16)
         if self.uses_flow:
-            flow_weights = self.config.flow_weights or FLOW_WEIGHTS.name
-            self.flow_model, self._flow_sha256 = self._load_stream(flow_weights, 2, device, fp16)
+            path, self._flow_sha256 = self.fetch_weights(self.flow_weights)
+            self.flow_model, self.fp16 = place(_inception(path, 2), device, fp16)
             self.optical_flow = ClipFlow(self.config.flow_model, self.config.optical_flow_weights)
             self.optical_flow.load(device)
 
-    def _load_stream(self, weights: str, channels: int, device: str, fp16: bool) -> Any:
-        from cinefeat.extract.nets.i3d import InceptionI3d
-        from cinefeat.extract.nets.runtime import load_state, load_torch_checkpoint, place
-
-        path = pretrained.fetch(weights)
-        model = InceptionI3d(in_channels=channels)
-        load_state(model, load_torch_checkpoint(path), path)
-        model, self.fp16 = place(model, device, fp16)
-        return model, pretrained.weights_sha256(weights)
+    def build(self) -> Any:
+        path, _ = self.fetch_weights()
+        return _inception(path, 3)
 
     def model_info(self) -> dict[str, Any]:
         info = {
-            "model": WEIGHTS.description,
-            "weights": self.weights,
-            "weights_sha256": self._sha256,
-            "layer": "Mixed_5c global mean (1024-d)",
+            **super().model_info(),
             "short_clips": "padded to frames_per_clip by repeating the last frame",
         }
         if self.config.stream == "rgb":
             return info
         flow = {
             "flow_stream": FLOW_WEIGHTS.description,
-            "flow_weights": self.config.flow_weights or FLOW_WEIGHTS.name,
+            "flow_weights": self.flow_weights,
             "flow_weights_sha256": self._flow_sha256,
             "optical_flow": f"torchvision {self.config.flow_model} (RAFT), 12 updates, on the "
             "cropped clip; last flow repeated; truncated to [-20, 20] and scaled to [-1, 1]",
@@ -191,33 +190,41 @@ class I3dExtractor(BatchExtractor):
             info["layer"] = "[rgb, flow] Mixed_5c global means (2 x 1024-d)"
         return {**info, **flow}
 
-    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
+    def normalise(self, x: Any) -> Any:
+        """RGB to [-1, 1], as the port was trained."""
+        return x.float() / 127.5 - 1.0
+
+    def forward(self, batch: np.ndarray) -> Any:
+        """(B, T, S, S, 3) uint8 -> [rgb, flow] embeddings of the streams asked for."""
         import torch
 
         from cinefeat.extract.nets.runtime import cast_input
 
-        if self.model is None and self.flow_model is None:
-            raise RuntimeError("I3dExtractor.load() must be called before extract_batch()")
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        clips = np.stack([self._prepare(clip) for clip in items])  # (B, T, S, S, 3) uint8
         parts = []
-        with torch.inference_mode():
-            if self.uses_rgb:
-                x = torch.from_numpy(clips).to(self.device).permute(0, 4, 1, 2, 3).float()
-                parts.append(self.model(cast_input(x / 127.5 - 1.0, self.model)).float())
-            if self.uses_flow:
-                from cinefeat.extract.flow import i3d_flow_input
+        if self.uses_rgb:
+            parts.append(self.model(self.pixels(batch, self.model)).float())
+        if self.uses_flow:
+            from cinefeat.extract.flow import i3d_flow_input
 
-                flow = torch.from_numpy(i3d_flow_input(self.optical_flow(clips)))
-                x = flow.to(self.device).permute(0, 4, 1, 2, 3)  # (B, 2, T, S, S)
-                parts.append(self.flow_model(cast_input(x, self.flow_model)).float())
-        return torch.cat(parts, dim=1).cpu().numpy()
+            flow = torch.from_numpy(i3d_flow_input(self.optical_flow(batch)))
+            x = flow.to(self.device).permute(0, 4, 1, 2, 3)  # (B, 2, T, S, S)
+            parts.append(self.flow_model(cast_input(x, self.flow_model)).float())
+        return torch.cat(parts, dim=1)
 
-    def _prepare(self, clip: np.ndarray) -> np.ndarray:
+    def prepare(self, item: np.ndarray) -> np.ndarray:
         from cinefeat.extract.nets.runtime import square_crop
 
-        if clip.ndim != 4 or clip.shape[-1] != 3 or clip.shape[0] == 0:
-            raise ValueError(f"i3d expects (T>0, H, W, 3) uint8 clips, got shape {clip.shape}")
-        clip = square_crop(clip, self.config.crop_size, shrink=False)
+        if item.ndim != 4 or item.shape[-1] != 3 or item.shape[0] == 0:
+            raise ValueError(f"i3d expects (T>0, H, W, 3) uint8 clips, got shape {item.shape}")
+        clip = square_crop(item, self.config.crop_size, shrink=False)
         return pad_clip(clip, self.config.frames_per_clip)
+
+
+def _inception(path: Any, channels: int) -> Any:
+    """Our InceptionV1-3D with the port's state dict at `path` (3 channels RGB, 2 flow)."""
+    from cinefeat.extract.nets.i3d import InceptionI3d
+    from cinefeat.extract.nets.runtime import load_state, load_torch_checkpoint
+
+    model = InceptionI3d(in_channels=channels)
+    load_state(model, load_torch_checkpoint(path), path)
+    return model

@@ -17,7 +17,7 @@ position embedding takes exactly 16 frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cinefeat.extract import timm_backbones, torchvision_backbones  # noqa: F401  (the tables)
 from cinefeat.extract.backbones import BackboneExtractor
@@ -43,9 +43,17 @@ class VideoExtractor(BackboneExtractor):
     kind = "clips"
     config_class = VideoConfig
     config: VideoConfig
+    family: ClassVar[tuple[str, ...]] = ()
+    """The backbones a named feature (`r2plus1d`, `swin3d`, ...) accepts; empty: any."""
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
+        if self.family and self.backbone.name not in self.family:
+            raise ValueError(
+                f"{self.name} runs one of {list(self.family)}, got model "
+                f"{self.backbone.name!r}; use `--features video --option "
+                f"video.model={self.backbone.name}` for another backbone"
+            )
         needed = self.backbone.name.startswith("mvit") and self.frames_per_clip != 16
         if needed:
             raise ValueError(f"{self.backbone.name} takes exactly 16 frames per clip")

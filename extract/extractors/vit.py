@@ -26,8 +26,9 @@ from typing import Any, Literal
 import numpy as np
 
 from cinefeat.extract import pretrained
-from cinefeat.extract.base import BatchExtractor, ExtractorConfig, FrameRequest, register_extractor
+from cinefeat.extract.base import ExtractorConfig, FrameRequest, register_extractor
 from cinefeat.extract.extractors.ast import HF_RESOLVE
+from cinefeat.extract.pretrained_extractor import PretrainedExtractor
 
 HF_REPO = "google/vit-base-patch16-224"
 HF_FILES = ("model.safetensors", "config.json", "preprocessor_config.json")
@@ -86,7 +87,7 @@ class VitConfig(ExtractorConfig):
 
 
 @register_extractor
-class VitExtractor(BatchExtractor):
+class VitExtractor(PretrainedExtractor):
     name = "vit"
     kind = "frames"
     config_class = VitConfig
@@ -94,16 +95,22 @@ class VitExtractor(BatchExtractor):
 
     def __init__(self, config: ExtractorConfig | None = None, **overrides: Any) -> None:
         super().__init__(config, **overrides)
-        self.model: Any = None
         self._dim = DIMS[self.config.backbone]
-        self._sha256: str | None = None
         entry = BACKBONES[self.config.backbone]
-        self._mean = tuple(entry.preprocessing["mean"])
-        self._std = tuple(entry.preprocessing["std"])
+        self.mean = tuple(entry.preprocessing["mean"])
+        self.std = tuple(entry.preprocessing["std"])
 
     @property
-    def weights(self) -> str:
-        return self.config.weights or BACKBONES[self.config.backbone].name
+    def default_weights(self) -> str:
+        return BACKBONES[self.config.backbone].name
+
+    @property
+    def description(self) -> str:
+        return BACKBONES[self.config.backbone].description
+
+    @property
+    def layer(self) -> str:
+        return "CLS token after the final layer norm"
 
     @property
     def dim(self) -> int:
@@ -117,13 +124,8 @@ class VitExtractor(BatchExtractor):
     def request(self) -> FrameRequest:
         return FrameRequest(sampler=self.config.sampler, short_side=self.image_size)
 
-    def load(self, device: str = "cpu", fp16: bool = False) -> None:
-        from cinefeat.extract.nets.runtime import place
-
-        swag = self.config.backbone == "vit_h_14_swag"
-        model = self._load_swag() if swag else self._load_hf()
-        self.model, self.fp16 = place(model, device, fp16)
-        self.device = device
+    def build(self) -> Any:
+        return self._load_swag() if self.config.backbone == "vit_h_14_swag" else self._load_hf()
 
     def _load_hf(self) -> Any:
         from transformers import ViTModel
@@ -137,8 +139,8 @@ class VitExtractor(BatchExtractor):
         )
         require_complete(info, folder, "ViTModel")
         processor = json.loads((folder / "preprocessor_config.json").read_text())
-        self._mean = tuple(processor.get("image_mean", self._mean))
-        self._std = tuple(processor.get("image_std", self._std))
+        self.mean = tuple(processor.get("image_mean", self.mean))
+        self.std = tuple(processor.get("image_std", self.std))
         self._dim = int(model.config.hidden_size)
         return ClsToken(model)
 
@@ -147,11 +149,10 @@ class VitExtractor(BatchExtractor):
 
         from cinefeat.extract.nets.runtime import load_state, load_torch_checkpoint
 
-        path = pretrained.fetch(self.weights)
-        self._sha256 = pretrained.weights_sha256(self.weights)
-        if self.weights == SWAG_WEIGHTS.name and not self._sha256.startswith(SWAG_SHA256_PREFIX):
+        path, sha256 = self.fetch_weights()
+        if self.weights == SWAG_WEIGHTS.name and not sha256.startswith(SWAG_SHA256_PREFIX):
             raise pretrained.ChecksumMismatch(
-                f"{path} has sha256 {self._sha256}, not the published prefix "
+                f"{path} has sha256 {sha256}, not the published prefix "
                 f"{SWAG_SHA256_PREFIX}: delete it and run `cinefeat models download "
                 f"{self.weights}`"
             )
@@ -161,31 +162,10 @@ class VitExtractor(BatchExtractor):
         self._dim = int(model.hidden_dim)
         return model
 
-    def model_info(self) -> dict[str, Any]:
-        return {
-            "model": BACKBONES[self.config.backbone].description,
-            "weights": self.weights,
-            "weights_sha256": self._sha256,
-            "layer": "CLS token after the final layer norm",
-        }
+    def prepare(self, item: np.ndarray) -> np.ndarray:
+        from cinefeat.extract.nets.runtime import square_crop
 
-    def extract_batch(self, items: list[np.ndarray]) -> np.ndarray:
-        import torch
-
-        from cinefeat.extract.nets.runtime import cast_input, square_crop
-
-        if self.model is None:
-            raise RuntimeError("VitExtractor.load() must be called before extract_batch()")
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        batch = np.stack([square_crop(frame, self.image_size) for frame in items])
-        mean = torch.tensor(self._mean, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(self._std, device=self.device).view(1, 3, 1, 1)
-        with torch.inference_mode():
-            pixels = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float() / 255.0
-            pixels = (pixels - mean) / std
-            out = self.model(cast_input(pixels, self.model))
-        return out.float().cpu().numpy()
+        return square_crop(item, self.image_size)
 
 
 def build_swag_vit(image_size: int) -> Any:

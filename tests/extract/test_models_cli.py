@@ -135,3 +135,29 @@ def test_any_open_clip_model_is_an_entry_by_name(tmp_cache: Path) -> None:
     assert "unknown weights" not in out and "https://" in out
     code, out = invoke("path", "clip-no-such-model-tag")
     assert code == 1 and "unknown weights" in out
+
+
+def test_list_shows_source_checksum_and_licence_of_the_backbones(tmp_cache: Path) -> None:
+    """Every weights entry the backbone features use (issue 19), with where it comes from, the
+    publisher's checksum (torchvision: the sha256 prefix in the file name) and its licence."""
+    code, out = invoke("list", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)}
+    expected = {
+        "torchvision-r2plus1d_18": "sha256-prefix:91a641e6",
+        "torchvision-s3d": "sha256-prefix:d76dad2f",
+        "torchvision-swin3d_t": "sha256-prefix:7615ae03",
+        "torchvision-raft_small": "sha256-prefix:01064c6d",
+        "torchvision-raft_large": "sha256-prefix:ff5fadd5",
+        "i3d-flow-imagenet": "recorded",
+        "torchvision-resnet50": "sha256-prefix:11ad3fa6",
+        "places365-resnet50": "recorded",
+    }
+    for name, checksum in expected.items():
+        row = rows[name]
+        assert row["checksum_value"] == checksum, name
+        assert row["source"] and row["licence"] and row["licence"] != "unknown", name
+    assert rows["torchvision-raft_small"]["source"] == "torchvision.models.optical_flow.raft_small"
+    assert "BSD-3-Clause" in rows["torchvision-raft_large"]["licence"]
+    code, text = invoke("list")
+    assert "source: torchvision.models.video.s3d; checksum: sha256-prefix:d76dad2f" in text
