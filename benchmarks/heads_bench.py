@@ -6,6 +6,8 @@ two quality checks of the heads issue, each printed as a Markdown table.
     python benchmarks/heads_bench.py cooccurrence   # sequence heads vs mlp on a temporal task
     python benchmarks/heads_bench.py mulan-table    # every head vs LR, RF, ML-kNN on emotions
     python benchmarks/heads_bench.py mulan-table --heads mlp --refit --ensemble 5  # train's options
+    python benchmarks/heads_bench.py mulan-table --heads mlp --refit --ensemble 25 --bootstrap \
+        --subspace 0.5                                 # bagged random-subspace members
 
 Throughput runs each head in its own process (so peak memory is that head's alone) on a
 synthetic store shaped like MovieNet: label frequencies from movienet-label-stats.json, lengths
@@ -407,10 +409,17 @@ def mulan_table(args: argparse.Namespace) -> None:
         rows["ML-kNN (k=10)"] = [multilabel_metrics(test.labels, mlknn_scores(train, test))]
         notes.append(mlknn_reference_check(train, test))
     classical = list(rows)
-    recipe = {"refit": args.refit, "ensemble": args.ensemble}
+    recipe = {
+        "refit": args.refit,
+        "ensemble": args.ensemble,
+        "bootstrap": args.bootstrap,
+        "subspace": args.subspace,
+    }
     suffix = ", ".join(
         (["refit"] if args.refit else [])
         + ([f"ensemble {args.ensemble}"] if args.ensemble > 1 else [])
+        + (["bootstrap"] if args.bootstrap else [])
+        + ([f"subspace {args.subspace:g}"] if args.subspace < 1 else [])
     )
     for head_name in args.heads.split(","):
         name = f"{head_name} ({suffix})" if suffix else head_name
@@ -488,6 +497,12 @@ def main() -> None:
     )
     table.add_argument(
         "--ensemble", type=int, default=1, help="Heads: K seeds averaged (train --ensemble K)."
+    )
+    table.add_argument(
+        "--bootstrap", action="store_true", help="Heads: bagged members (train --bootstrap)."
+    )
+    table.add_argument(
+        "--subspace", type=float, default=1.0, help="Heads: column share (train --subspace F)."
     )
     table.add_argument(
         "--skip-classical",
