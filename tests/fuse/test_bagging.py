@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -95,3 +96,21 @@ def test_bad_subspace_and_columns_are_refused() -> None:
         build_head("mlp", tiny_specs(), LABELS, {"hidden": 8, "columns": {"clip": [12]}})
     with pytest.raises(HeadConfigError, match="reads"):
         build_head("mlp", tiny_specs(), LABELS, {"hidden": 8, "columns": {"ocr": [0]}})
+
+
+def test_train_cli_saves_bagged_members_and_records_the_recipe(tmp_path: Path) -> None:
+    from fuse_helpers import invoke, split_store
+
+    store = split_store(tmp_path / "store.zarr")
+    out = tmp_path / "bag"
+    answer = json.loads(
+        invoke(
+            "train", store, "--head", "mlp", "--features", "clip,audiotag", "--out", str(out),
+            "--set", "hidden=16", "--epochs", "3", "--lr", "3e-3", "--batch-size", "16",
+            "--pos-weight", "1", "--json", "--ensemble", "2", "--bootstrap", "--subspace", "0.25",
+        )
+    )  # fmt: skip
+    assert answer["recipe"]["bootstrap"] is True and answer["recipe"]["subspace"] == 0.25
+    for folder in (out, out / "members" / "01"):
+        columns = json.loads((folder / "config.json").read_text())["config"]["columns"]
+        assert {n: len(c) for n, c in columns.items()} == {"clip": 3, "audiotag": 2}
