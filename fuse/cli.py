@@ -227,6 +227,20 @@ def _data_options(function: Callable) -> Callable:
             help="Train K heads with seeds --seed, --seed+1, ...; the saved folder holds all K "
             "and predict/evaluate average their probabilities.",
         ),
+        click.option(
+            "--bootstrap",
+            is_flag=True,
+            help="Each member trains on a bootstrap sample of the training trailers (bagging; "
+            "with --ensemble K; docs/training.md).",
+        ),
+        click.option(
+            "--subspace",
+            type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Each member reads this random share of every feature's columns, saved with it "
+            "(random subspace; with --ensemble K).",
+        ),
         device_option,
         click.option(
             "--seed",

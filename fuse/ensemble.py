@@ -6,6 +6,11 @@ with no early stopping, so the rows that only selected an epoch also teach the h
 data on MULAN emotions). The refit head is what is saved; the selection run's history is kept
 in `history.json` under `selection`.
 
+`--bootstrap` / `--subspace F` (`cinefeat.fuse.bagging`): each member trains on a bootstrap
+sample of the training rows and/or reads a random share F of each feature's columns (recorded in
+its config), as a random forest's trees do; with `--refit` the refit split is resampled the same
+way, the validation split never.
+
 `--ensemble K`: K members trained with seeds `seed, seed + 1, ...` (each run exactly as a single
 one, refit included); the head folder holds member 0 at its top and the others in
 `members/NN/`, listed in `ensemble.json`, and `predict` / `evaluate` average the K members'
@@ -20,6 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from cinefeat.fuse.bagging import bootstrap_rows, check_subspace, draw_columns, restrict
 from cinefeat.fuse.data import PaddedFeatures, fit_normalization
 from cinefeat.fuse.heads import Head
 from cinefeat.fuse.metrics import macro_ap
@@ -53,25 +61,30 @@ def _one_member(
     resume: bool,
 ) -> tuple[Head, TrainResult]:
     seed_everything(config.seed)
+    bag = np.random.default_rng(config.seed)  # this member's rows and columns
     head = build()
-    if normalize:
+    columns = draw_columns(head.features, config.subspace, bag)
+    restrict(head, columns)
+    if normalize:  # statistics of the whole split, not of a resample
         head.normalization = fit_normalization(train)
+    rows = bootstrap_rows(train, bag) if config.bootstrap else train
     if not config.refit:
-        return head, fit(head, train, val, config, out_dir, resume=resume)
+        return head, fit(head, rows, val, config, out_dir, resume=resume)
     if len(head.stages) > 1:
         raise TrainingError(
             f"--refit needs a head trained in one stage; {head.name!r} has stages {head.stages}"
         )
     if val is None or len(val) == 0 or refit_train is None:
         raise TrainingError("--refit needs a validation split to choose the number of epochs")
-    selection = fit(head, train, val, config)  # in memory: only its best epoch is kept
+    selection = fit(head, rows, val, config)  # in memory: only its best epoch is kept
     epochs = selection.best_epoch[head.stages[0]] + 1
     seed_everything(config.seed)
-    head = build()
+    head = restrict(build(), columns)
     if normalize:
         head.normalization = fit_normalization(refit_train)
     refit = dataclasses.replace(config, epochs=epochs)
-    Trainer(head, refit_train, None, refit, out_dir, fixed_epochs=True).fit()
+    refit_rows = bootstrap_rows(refit_train, bag) if config.bootstrap else refit_train
+    Trainer(head, refit_rows, None, refit, out_dir, fixed_epochs=True).fit()
     if out_dir is not None:  # the refit's history, plus the run that chose its length
         path = out_dir / "history.json"
         summary = json.loads(path.read_text())
@@ -106,8 +119,11 @@ def fit_recipe(
     """
     if config.ensemble < 1:
         raise TrainingError(f"--ensemble {config.ensemble} must be at least 1")
-    if resume and (config.ensemble > 1 or config.refit):
-        raise TrainingError("--resume continues one run; it cannot resume --ensemble or --refit")
+    check_subspace(config.subspace)
+    if resume and (config.ensemble > 1 or config.refit or config.bootstrap):
+        raise TrainingError(
+            "--resume continues one run; it cannot resume --ensemble, --refit or --bootstrap"
+        )
     out = Path(out_dir) if out_dir is not None else None
     members, results = [], []
     for index in range(config.ensemble):
@@ -124,6 +140,8 @@ def fit_recipe(
         "ensemble": config.ensemble,
         "seeds": [config.seed + i for i in range(config.ensemble)],
         "refit": config.refit,
+        "bootstrap": config.bootstrap,
+        "subspace": config.subspace,
         "member_best_epochs": [r.best_epoch for r in results],
         "member_val_ap_macro": [r.best_val_ap for r in results],
     }

@@ -102,6 +102,8 @@ def train_head(
             "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
             "refit": config.refit,
             "ensemble": config.ensemble,
+            "bootstrap": config.bootstrap,
+            "subspace": config.subspace,
         },
     )
 

@@ -86,6 +86,10 @@ class TrainConfig:
     # the number of seeds whose probabilities the saved head averages
     refit: bool = False
     ensemble: int = 1
+    # cinefeat.fuse.bagging: each member on a bootstrap sample of the training rows, and on this
+    # share of every feature's columns (1.0: all of them)
+    bootstrap: bool = False
+    subspace: float = 1.0
     seed: int = 0
     device: str = "auto"
     amp: bool = True

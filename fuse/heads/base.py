@@ -45,6 +45,10 @@ class FeatureSpec:
 class HeadConfig:
     """Base of every head's hyper-parameters; subclasses add fields with the paper's defaults.
 
+    `columns` (empty by default) restricts the head to some columns of a feature: the others are
+    set to 0 after standardisation by a forward pre-hook, so training, evaluation and prediction
+    all read the same subspace, and it is saved in `config.json` with the weights.
+
     `crop` is how training cuts a sequence longer than the feature's `max_len` (`first`,
     `equidistant` or `random`; see `cinefeat.fuse.data.CROPS`). It is recorded here, with the
     weights, because it is part of how the head was made; evaluation and prediction never crop
@@ -53,6 +57,9 @@ class HeadConfig:
 
     dropout: float = 0.5
     crop: str = "first"
+    # the input columns this head reads, per feature (a random-subspace ensemble member,
+    # `--subspace`, cinefeat.fuse.bagging); a feature not named here is read whole
+    columns: dict[str, list[int]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -145,6 +152,8 @@ class Head(nn.Module):
         # probabilities are averaged with this head's by `predict_padded`; a plain list, so
         # they are not in this head's state_dict (each is saved in its own folder)
         self.ensemble_members: list[Head] = []
+        check_columns(config.columns, features)
+        self.register_forward_pre_hook(_keep_columns, with_kwargs=True)
 
     @property
     def num_labels(self) -> int:
@@ -225,6 +234,41 @@ class Head(nn.Module):
             raise HeadConfigError(
                 f"head {self.name!r} was trained on {self.feature_names}; inputs lack {missing}"
             )
+
+
+def check_columns(columns: dict[str, list[int]], features: list[FeatureSpec]) -> None:
+    """Every named feature exists and every column index is inside its vector."""
+    dims = {f.name: f.dim for f in features}
+    for name, kept in columns.items():
+        if name not in dims:
+            raise HeadConfigError(f"columns name feature {name!r}; the head reads {sorted(dims)}")
+        bad = [c for c in kept if not 0 <= int(c) < dims[name]]
+        if bad or not kept:
+            raise HeadConfigError(
+                f"columns of {name!r} must be 1 or more indices in 0..{dims[name] - 1}, got "
+                f"{bad or 'none'}; drop the option to read the whole feature"
+            )
+
+
+def _keep_columns(head: Head, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+    """Forward pre-hook: zero the columns outside `config.columns` (a random subspace).
+
+    After standardisation a zeroed column carries no signal, and its first-layer weights get no
+    gradient but weight decay, so the member learns as if the column were absent (Ho 1998).
+    """
+    columns = head.config.columns
+    if not columns:
+        return None
+    inputs = args[0] if args else kwargs["inputs"]
+    kept = dict(inputs)
+    for name, indices in columns.items():
+        values = kept[name]
+        keep = torch.zeros(values.shape[-1], dtype=values.dtype, device=values.device)
+        keep[torch.as_tensor(indices, dtype=torch.long, device=values.device)] = 1
+        kept[name] = values * keep
+    if args:
+        return (kept, *args[1:]), kwargs
+    return args, {**kwargs, "inputs": kept}
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int, dropout: float) -> nn.Sequential:
