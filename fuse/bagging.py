@@ -20,9 +20,10 @@ import numpy as np
 from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.heads import FeatureSpec, Head
 from cinefeat.fuse.heads.base import check_columns
+from cinefeat.store.errors import CinefeatError
 
 
-class BaggingError(ValueError):
+class BaggingError(CinefeatError, ValueError):
     """A bootstrap or subspace option that cannot work; the message names the fix."""
 
 
