@@ -66,6 +66,7 @@ from cinefeat.extract.decode import FrameSpec, TrailerDecoder
 from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
 from cinefeat.extract.samplers import audio_windows, cut_window
+from cinefeat.extract.scaling import serial_opencv
 from cinefeat.extract.scan import Trailer
 from cinefeat.extract.scenes import SCENE_DETECTORS
 from cinefeat.extract.summary import STAGES, Summary
@@ -186,17 +187,18 @@ class LocalRunner:
         if work:
             if not self.loaded:
                 self.load()
-            if writer is not None:
-                self._declare(writer)
-                self._run(work, writer, summary)
-            else:
-                with self.store.writer(
-                    run=self.options.run_id,
-                    worker=self.options.worker_id,
-                    run_config=self.options.run_config,
-                ) as w:
-                    self._declare(w)
-                    self._run(work, w, summary)
+            with serial_opencv():  # see scaling.py: small frames, the pool costs more than it gives
+                if writer is not None:
+                    self._declare(writer)
+                    self._run(work, writer, summary)
+                else:
+                    with self.store.writer(
+                        run=self.options.run_id,
+                        worker=self.options.worker_id,
+                        run_config=self.options.run_config,
+                    ) as w:
+                        self._declare(w)
+                        self._run(work, w, summary)
         summary.wall_s = time.perf_counter() - started
         return summary
 

@@ -26,6 +26,8 @@ transposed size when the display is rotated by 90 degrees.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -120,6 +122,29 @@ def fast_yuv420_to_rgb(frame: Any, size: tuple[int, int]) -> np.ndarray | None:
         ycbcr = cv2.resize(ycbcr, (width, height), interpolation=cv2.INTER_LINEAR)
     # saturating uint8 output: the matrix maps out-of-gamut YCbCr beyond [0, 255]
     return cv2.transform(ycbcr, ycbcr_to_rgb_matrix(frame.colorspace, full_range))
+
+
+@contextmanager
+def serial_opencv() -> Iterator[None]:
+    """OpenCV on one thread while the block runs (the previous count is restored after).
+
+    Why: every OpenCV call of the decode pass works on one small frame (256 to 400 px: a resize
+    of 40 to 170 us), too small to split; OpenCV's thread pool wakes its threads for every call
+    anyway, and that costs more CPU than it saves. Measured on the null-model pipeline over
+    `trailer_bbb.mp4` (docs/bench-extract.md, AMD EPYC, 2 vCPUs): 4.04 -> 3.75 CPU s per trailer,
+    with the same output (the pool splits rows; each row is computed the same way). The cores
+    are used by FFmpeg's decoder threads and by the worker processes (`--workers`), not by
+    OpenCV. OpenCV's count is process-wide, so the models' own OpenCV calls run on one thread
+    too while a runner decodes.
+    """
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def resized(frame: np.ndarray, size: tuple[int, int], linear: bool = False) -> np.ndarray:

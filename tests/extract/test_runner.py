@@ -286,3 +286,31 @@ def test_a_model_error_fails_only_its_feature_and_retry_recomputes_only_it(
     # which would have failed the trailer at write)
     assert list(again.partial) == ["b"] and again.failed == 0
     assert memory_store.record("b").feature_status["colorhist"] == "ok"
+
+
+def test_decoding_runs_opencv_on_one_thread_and_restores_its_count(
+    data, memory_store, record_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV's pool costs more CPU than it saves on the decode pass's small frames
+    (`scaling.serial_opencv`); the caller's thread count comes back after the run."""
+    import cv2
+
+    import cinefeat.extract.decode as decode
+
+    seen: list[int] = []
+    convert = decode.frame_to_rgb
+    monkeypatch.setattr(
+        decode,
+        "frame_to_rgb",
+        lambda *a, **k: (seen.append(cv2.getNumThreads()), convert(*a, **k))[1],
+    )
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        trailers = scan(data).trailers
+        summary = make(memory_store, record_factory, colorhist=ColorHistExtractor()).run(trailers)
+        assert summary.ok == 3
+        assert seen and set(seen) == {1}
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(previous)
