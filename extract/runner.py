@@ -8,10 +8,10 @@ busy on short trailers and decoding of the next trailers overlaps inference.
 Memory per worker (one process of the local engine, or one Ray actor), the models aside:
 - per decode thread, one trailer's decoder (see extract/decode.py): FFmpeg's own decoder at the
   source resolution (H.264 reference frames plus one frame per decoder thread: about 100 MB at
-  1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (6 s at 24 fps and
-  224 px: 38 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
-  and histograms (TransNetV2: a fixed 0.5 MB) and the audio track, 4 bytes per sample per rate
-  (16 kHz: 3.8 MB per minute);
+  1080p, 400 MB at 4K), `buffer_s` seconds of frames, held as their merged planes until a sampler
+  picks one (6 s at 24 fps and 224 px: 56 MB from 1080p, 100 MB from 720p), and the only parts
+  that grow with the trailer: 0.4 MB per minute of frame times and histograms (TransNetV2: a
+  fixed 0.5 MB) and the audio track, 4 bytes per sample per rate (16 kHz: 3.8 MB per minute);
 - the item queue: at most `queue_size` items (64: 17 MB of 224 px frames, but 540 MB of 24-frame
   I3D clips at 256 px: lower `queue_size` for I3D on small machines);
 - the batch buffers: fewer than `batch_size` items per frame spec and per audio feature;

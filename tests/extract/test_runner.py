@@ -298,12 +298,15 @@ def test_decoding_runs_opencv_on_one_thread_and_restores_its_count(
     import cinefeat.extract.decode as decode
 
     seen: list[int] = []
-    convert = decode.frame_to_rgb
-    monkeypatch.setattr(
-        decode,
-        "frame_to_rgb",
-        lambda *a, **k: (seen.append(cv2.getNumThreads()), convert(*a, **k))[1],
-    )
+    create = decode.create_scene_detector
+
+    def recording(*args, **kwargs):
+        detector = create(*args, **kwargs)
+        push = detector.push
+        detector.push = lambda index, frame: (seen.append(cv2.getNumThreads()), push(index, frame))
+        return detector
+
+    monkeypatch.setattr(decode, "create_scene_detector", recording)
     previous = cv2.getNumThreads()
     cv2.setNumThreads(2)
     try:
