@@ -120,6 +120,9 @@ class DecodePlan:
     max_loss: float = 0.05
     # video decoder: "none" (software), "auto" or "cuda" (NVDEC where it works; see hwdecode.py)
     hwaccel: str = "none"
+    # FFmpeg's video decoder threads: 0 lets FFmpeg choose (one per core of the machine); several
+    # worker processes share the cores, so `processes.py` gives each its share
+    threads: int = 0
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -212,7 +215,7 @@ class TrailerDecoder:
         repair = TimestampRepair(info.fps, issues)
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             note_stream(self.plan.hwaccel, video)
             streams = [video]
             audio_seconds = None
@@ -457,7 +460,7 @@ class TrailerDecoder:
         times = timeline.times
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             base = video.time_base
             next_index = -1  # pass-1 index of the next frame the decoder will give
             decoder = None
@@ -489,7 +492,7 @@ class TrailerDecoder:
         scratch = DecodeIssues(max_loss=self.plan.max_loss)
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             frames = decoded_frames(container, [video], scratch, self.info.fps)
             for index, frame in enumerate(frames):
                 self.frames_decoded += 1
@@ -500,6 +503,12 @@ class TrailerDecoder:
                         return
         if wanted:
             raise DecodeError(f"{self.path}: stream ended before frame {min(wanted)}")
+
+    def _threads(self, video: Any) -> None:
+        """Frame and slice threads (FFmpeg's choice of which), `plan.threads` of them if set."""
+        video.thread_type = "AUTO"
+        if self.plan.threads > 0:
+            video.thread_count = self.plan.threads
 
     def _scaled(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
         """RGB uint8 at display `size` (w, h), upright (see `scaling.py`)."""

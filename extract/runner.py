@@ -99,6 +99,7 @@ class RunOptions:
     # the command's effective settings, recorded in every part this run writes (--config)
     run_config: dict[str, Any] | None = None
     hwaccel: str = "none"  # video decoder: none (software), auto or cuda (extract/hwdecode.py)
+    decoder_threads: int = 0  # per trailer's video decoder; 0: FFmpeg's choice (see decode.py)
 
 
 @dataclass
@@ -310,6 +311,7 @@ class LocalRunner:
                 )
                 decode_plan.max_loss = self.options.max_loss
                 decode_plan.hwaccel = self.options.hwaccel
+                decode_plan.threads = self.options.decoder_threads
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():
