@@ -3,9 +3,11 @@
 Why this shape: decoding is the floor of extraction cost, so it happens once per trailer for all
 features. One PyAV loop demuxes video and audio together:
 
-- every video frame is converted once to RGB at the largest size anything needs (`scaling.py`),
-  then cut down by OpenCV to the scene detector's and the colour histograms' sizes, and pushed to
-  the streaming scene detector;
+- every video frame is converted as far as every frame needs (`scaling.FrameImage`: on the
+  fast path its planes box-averaged and merged for the largest size anything needs), the scene
+  detector's bilinear thumbnail (and from it the colour histograms) is made from that, and pushed
+  to the streaming scene detector; the full RGB conversion runs only for the frames a sampler
+  picks (a fifth of the per-frame cost on 720p, measured in docs/bench-extract.md);
 - frames whose index is known in advance (`every-k`) are scaled to each requesting extractor's
   size and emitted as they pass;
 - for scene-dependent samplers (`scene-middle`, `shot-clips`), the last `buffer_s` seconds of
@@ -31,8 +33,10 @@ video stops more than `max_loss` before the declared duration is refused with a 
 says how much was decodable; that is the one case where "re-download it" is the right advice. A
 file that is complete but declares a wrong duration is kept, with a note.
 
-Memory bound per trailer, whatever its length: `buffer_s * fps` frames per requested size (at
-224 px short side and 24 fps, 6 s = 144 frames = 38 MB), one pending frame per `every-k` spec, one
+Memory bound per trailer, whatever its length: `buffer_s * fps` buffered frames, each held as its
+merged planes (`FrameImage`: at 224 px short side between 1 and 4 times the 0.27 MB of the RGB
+frame, 720p: 0.7 MB, 1080p and 4K: 0.4 MB; at 24 fps 6 s = 144 frames = 56-100 MB) plus, for the
+frames served from the buffer, the RGB frame, one pending frame per `every-k` spec, one
 clip per clip spec, the detector's state (TransNetV2: 0.5 MB, and 4 bytes per frame), and 8 + 256
 bytes (time, histogram) per frame. Items are yielded, not collected. Audio is kept whole: 4 bytes
 per sample per rate (16 kHz: 3.8 MB per minute), because audio windows overlap and text extractors
@@ -65,7 +69,7 @@ from cinefeat.extract.samplers import (
     colour_histogram,
     create_sampler,
 )
-from cinefeat.extract.scaling import frame_to_rgb, resized
+from cinefeat.extract.scaling import FrameImage, frame_to_rgb, resized
 from cinefeat.extract.scenes import create_scene_detector
 from cinefeat.store.errors import CinefeatError
 
@@ -117,6 +121,9 @@ class DecodePlan:
     max_loss: float = 0.05
     # video decoder: "none" (software), "auto" or "cuda" (NVDEC where it works; see hwdecode.py)
     hwaccel: str = "none"
+    # FFmpeg's video decoder threads: 0 lets FFmpeg choose (one per core of the machine); several
+    # worker processes share the cores, so `processes.py` gives each its share
+    threads: int = 0
 
 
 def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
@@ -185,7 +192,9 @@ class TrailerDecoder:
         # one RGB conversion per frame, to the largest size anything needs; smaller ones by cv2
         needed = {detector_size, *buffered_sizes, *(self.size_of(s) for s, _ in streaming)}
         work_size = max(needed, key=lambda size: size[0] * size[1])
-        recent = RecentFrames(round(self.plan.buffer_s * info.fps) if scene_specs else 0)
+        recent: RecentFrames[FrameImage] = RecentFrames(
+            round(self.plan.buffer_s * info.fps) if scene_specs else 0
+        )
         emitted = dict.fromkeys((s for s, _ in scene_specs), 0)
         opened = dict.fromkeys((s for s, _ in scene_specs), 0)  # served early from the open shot
         need_histograms = any(m.uses_histograms for m in samplers.values())
@@ -207,7 +216,7 @@ class TrailerDecoder:
         repair = TimestampRepair(info.fps, issues)
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             note_stream(self.plan.hwaccel, video)
             streams = [video]
             audio_seconds = None
@@ -229,20 +238,22 @@ class TrailerDecoder:
                 if index == 0:
                     self._offset = raw  # spans are relative to the first video frame
                 times.append(raw - self._offset)
-                work = self._scaled(frame, work_size)  # counted as decoding
+                # converted as far as the detector needs (counted as decoding); the rest of the
+                # RGB conversion only for the frames a sampler picks (see FrameImage)
+                work = FrameImage(frame, work_size, info.rotation)
                 tick = time.perf_counter()
                 # bilinear, as PySceneDetect downscales for its own detectors
-                for_detector = resized(work, detector_size, linear=True)
+                for_detector = work.scaled(detector_size)
                 detector.push(index, for_detector)
                 if need_histograms:
-                    source = for_detector if histogram_from_detector else work
+                    source = for_detector if histogram_from_detector else work.rgb()
                     small = resized(source, HISTOGRAM_SIZE)
                     histograms.append(colour_histogram(small, HISTOGRAM_BINS))
                 final = detector.cuts_so_far(index)
                 scene_time += time.perf_counter() - tick
                 tick = time.perf_counter()
                 for size in buffered_sizes:
-                    recent.add(index, size, resized(work, size))
+                    recent.add(index, size, work)
                 now = raw - self._offset
                 for spec, sampler in streaming:
                     if sampler.wants(index, now):
@@ -250,7 +261,7 @@ class TrailerDecoder:
                         if spec in pending:
                             first, data = pending.pop(spec)
                             yield Item(spec, data, (float(times.view()[first]), now))
-                        pending[spec] = (index, resized(work, self.size_of(spec)))
+                        pending[spec] = (index, work.at(self.size_of(spec)))
                 if final and final[-1] > closed:
                     closed = final[-1]
                     prefix = Timeline(
@@ -354,7 +365,7 @@ class TrailerDecoder:
         timeline: Timeline,
         scene_specs: list[tuple[FrameSpec, FrameSampler]],
         emitted: dict[FrameSpec, int],
-        recent: RecentFrames,
+        recent: RecentFrames[FrameImage],
     ) -> Iterator[Item]:
         """Items of the scenes in `timeline` not served yet: from the buffer, else to pass 2."""
         for spec, sampler in scene_specs:
@@ -369,10 +380,12 @@ class TrailerDecoder:
         size = self.size_of(spec)
         for selection in selections:
             indices = selection.indices if spec.clip else (selection.representative,)
-            frames = [recent.get(i, size) for i in indices]
-            if any(f is None for f in frames):
+            images = [recent.get(i, size) for i in indices]
+            if any(image is None for image in images):
                 self._leftover.append((spec, selection))
-            elif spec.clip:
+                continue
+            frames = [image.at(size) for image in images if image is not None]
+            if spec.clip:
                 yield Item(spec, np.stack(frames), selection.span)
             else:
                 yield Item(spec, frames[0], selection.span)
@@ -384,7 +397,7 @@ class TrailerDecoder:
         settled: int,
         scene_specs: list[tuple[FrameSpec, FrameSampler]],
         counts: tuple[dict[FrameSpec, int], dict[FrameSpec, int]],
-        recent: RecentFrames,
+        recent: RecentFrames[FrameImage],
     ) -> Iterator[Item]:
         """Selections of the still open shot that no later cut can change (full `shot-clips`), so
         a long shot's clips come from the buffer instead of pass 2. They count as served: when
@@ -448,7 +461,7 @@ class TrailerDecoder:
         times = timeline.times
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             base = video.time_base
             next_index = -1  # pass-1 index of the next frame the decoder will give
             decoder = None
@@ -480,7 +493,7 @@ class TrailerDecoder:
         scratch = DecodeIssues(max_loss=self.plan.max_loss)
         with open_video(self.path, self.plan.hwaccel) as container:
             video = container.streams.video[0]
-            video.thread_type = "AUTO"
+            self._threads(video)
             frames = decoded_frames(container, [video], scratch, self.info.fps)
             for index, frame in enumerate(frames):
                 self.frames_decoded += 1
@@ -491,6 +504,12 @@ class TrailerDecoder:
                         return
         if wanted:
             raise DecodeError(f"{self.path}: stream ended before frame {min(wanted)}")
+
+    def _threads(self, video: Any) -> None:
+        """Frame and slice threads (FFmpeg's choice of which), `plan.threads` of them if set."""
+        video.thread_type = "AUTO"
+        if self.plan.threads > 0:
+            video.thread_count = self.plan.threads
 
     def _scaled(self, frame: Any, size: tuple[int, int]) -> np.ndarray:
         """RGB uint8 at display `size` (w, h), upright (see `scaling.py`)."""

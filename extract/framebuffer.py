@@ -9,20 +9,32 @@ by `capacity` (not by the trailer's length); selections older than that are fetc
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 
-class RecentFrames:
-    """The last `capacity` frames per size, keyed by frame index (oldest evicted first)."""
+class _Sized(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Sized)
+
+
+class RecentFrames(Generic[T]):
+    """The last `capacity` frames per size, keyed by frame index (oldest evicted first).
+
+    A frame is whatever the decoder keeps for it (an array, or a `scaling.FrameImage` whose RGB
+    conversion waits until a sampler picks the frame); one object may stand at several sizes."""
 
     def __init__(self, capacity: int) -> None:
         if capacity < 0:
             raise ValueError(f"frame buffer capacity must be >= 0, got {capacity}")
         self.capacity = capacity
-        self._frames: dict[tuple[int, int], OrderedDict[int, np.ndarray]] = {}
+        self._frames: dict[tuple[int, int], OrderedDict[int, T]] = {}
 
-    def add(self, index: int, size: tuple[int, int], frame: np.ndarray) -> None:
+    def add(self, index: int, size: tuple[int, int], frame: T) -> None:
         if self.capacity == 0:
             return
         frames = self._frames.setdefault(size, OrderedDict())
@@ -30,11 +42,13 @@ class RecentFrames:
         while len(frames) > self.capacity:
             frames.popitem(last=False)
 
-    def get(self, index: int, size: tuple[int, int]) -> np.ndarray | None:
+    def get(self, index: int, size: tuple[int, int]) -> T | None:
         return self._frames.get(size, {}).get(index)
 
     def nbytes(self) -> int:
-        return sum(f.nbytes for frames in self._frames.values() for f in frames.values())
+        """Bytes held (an object standing at several sizes counts once)."""
+        unique = {id(f): f for frames in self._frames.values() for f in frames.values()}
+        return sum(f.nbytes for f in unique.values())
 
 
 class GrowingArray:

@@ -8,10 +8,10 @@ busy on short trailers and decoding of the next trailers overlaps inference.
 Memory per worker (one process of the local engine, or one Ray actor), the models aside:
 - per decode thread, one trailer's decoder (see extract/decode.py): FFmpeg's own decoder at the
   source resolution (H.264 reference frames plus one frame per decoder thread: about 100 MB at
-  1080p, 400 MB at 4K), `buffer_s` seconds of frames per requested frame size (6 s at 24 fps and
-  224 px: 38 MB), and the only parts that grow with the trailer: 0.4 MB per minute of frame times
-  and histograms (TransNetV2: a fixed 0.5 MB) and the audio track, 4 bytes per sample per rate
-  (16 kHz: 3.8 MB per minute);
+  1080p, 400 MB at 4K), `buffer_s` seconds of frames, held as their merged planes until a sampler
+  picks one (6 s at 24 fps and 224 px: 56 MB from 1080p, 100 MB from 720p), and the only parts
+  that grow with the trailer: 0.4 MB per minute of frame times and histograms (TransNetV2: a
+  fixed 0.5 MB) and the audio track, 4 bytes per sample per rate (16 kHz: 3.8 MB per minute);
 - the item queue: at most `queue_size` items (64: 17 MB of 224 px frames, but 540 MB of 24-frame
   I3D clips at 256 px: lower `queue_size` for I3D on small machines);
 - the batch buffers: fewer than `batch_size` items per frame spec and per audio feature;
@@ -66,6 +66,7 @@ from cinefeat.extract.decode import FrameSpec, TrailerDecoder
 from cinefeat.extract.plan import FeaturePlan, last_record, pending_features
 from cinefeat.extract.probe import ProbeInfo, probe
 from cinefeat.extract.samplers import audio_windows, cut_window
+from cinefeat.extract.scaling import serial_opencv
 from cinefeat.extract.scan import Trailer
 from cinefeat.extract.scenes import SCENE_DETECTORS
 from cinefeat.extract.summary import STAGES, Summary
@@ -98,6 +99,7 @@ class RunOptions:
     # the command's effective settings, recorded in every part this run writes (--config)
     run_config: dict[str, Any] | None = None
     hwaccel: str = "none"  # video decoder: none (software), auto or cuda (extract/hwdecode.py)
+    decoder_threads: int = 0  # per trailer's video decoder; 0: FFmpeg's choice (see decode.py)
 
 
 @dataclass
@@ -186,17 +188,18 @@ class LocalRunner:
         if work:
             if not self.loaded:
                 self.load()
-            if writer is not None:
-                self._declare(writer)
-                self._run(work, writer, summary)
-            else:
-                with self.store.writer(
-                    run=self.options.run_id,
-                    worker=self.options.worker_id,
-                    run_config=self.options.run_config,
-                ) as w:
-                    self._declare(w)
-                    self._run(work, w, summary)
+            with serial_opencv():  # see scaling.py: small frames, the pool costs more than it gives
+                if writer is not None:
+                    self._declare(writer)
+                    self._run(work, writer, summary)
+                else:
+                    with self.store.writer(
+                        run=self.options.run_id,
+                        worker=self.options.worker_id,
+                        run_config=self.options.run_config,
+                    ) as w:
+                        self._declare(w)
+                        self._run(work, w, summary)
         summary.wall_s = time.perf_counter() - started
         return summary
 
@@ -308,6 +311,7 @@ class LocalRunner:
                 )
                 decode_plan.max_loss = self.options.max_loss
                 decode_plan.hwaccel = self.options.hwaccel
+                decode_plan.threads = self.options.decoder_threads
                 decoder = TrailerDecoder(trailer.path, state.info, decode_plan)
                 for item in decoder.items():
                     if stop.is_set():

@@ -559,3 +559,23 @@ def test_refused_packets_and_a_demuxing_error_end_like_ffmpeg() -> None:
         "reading the file stopped early: [Errno 1094995529] Invalid data found when processing "
         "input",
     ]
+
+
+def test_only_the_frames_a_sampler_picks_are_converted_to_rgb(
+    tmp_path: Path, cuts_video_maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every frame is buffered for `scene-middle`, but only the picked ones pay the full RGB
+    conversion (the colour matrix at the model's size); the detector gets its thumbnail from
+    the merged planes (scaling.FrameImage)."""
+    import cv2
+
+    path = cuts_video_maker(tmp_path / "v.mp4", ["red", "blue", "green"], size="854x480")
+    shapes: list[tuple[int, ...]] = []
+    transform = cv2.transform
+    monkeypatch.setattr(cv2, "transform", lambda *a: (shapes.append(a[0].shape), transform(*a))[1])
+    decoder = TrailerDecoder(path, probe(path), DecodePlan([FrameSpec("scene-middle", (), 224)]))
+    items = list(decoder.items())
+    assert len(items) == 3 and items[0].data.shape == (224, 398, 3)
+    assert decoder.frames_decoded == 75 and list(decoder.timeline.cuts) == [25, 50]
+    assert Counter(shapes) == {(224, 398, 3): 3, (144, 256, 3): 75}
+    assert [int(np.argmax(item.data[112, 199])) for item in items] == [0, 2, 1]  # r, b, g

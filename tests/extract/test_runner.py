@@ -286,3 +286,34 @@ def test_a_model_error_fails_only_its_feature_and_retry_recomputes_only_it(
     # which would have failed the trailer at write)
     assert list(again.partial) == ["b"] and again.failed == 0
     assert memory_store.record("b").feature_status["colorhist"] == "ok"
+
+
+def test_decoding_runs_opencv_on_one_thread_and_restores_its_count(
+    data, memory_store, record_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV's pool costs more CPU than it saves on the decode pass's small frames
+    (`scaling.serial_opencv`); the caller's thread count comes back after the run."""
+    import cv2
+
+    import cinefeat.extract.decode as decode
+
+    seen: list[int] = []
+    create = decode.create_scene_detector
+
+    def recording(*args, **kwargs):
+        detector = create(*args, **kwargs)
+        push = detector.push
+        detector.push = lambda index, frame: (seen.append(cv2.getNumThreads()), push(index, frame))
+        return detector
+
+    monkeypatch.setattr(decode, "create_scene_detector", recording)
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        trailers = scan(data).trailers
+        summary = make(memory_store, record_factory, colorhist=ColorHistExtractor()).run(trailers)
+        assert summary.ok == 3
+        assert seen and set(seen) == {1}
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(previous)

@@ -110,3 +110,34 @@ def test_rotation_scales_the_coded_frame_to_the_transposed_size(run_ffmpeg, tmp_
     # np.rot90 by +90 (counter-clockwise) puts the coded right half (blue) on top
     assert upright[20, 112, 2] > 200 and upright[20, 112, 0] < 50
     assert upright[-20, 112, 0] > 200 and upright[-20, 112, 2] < 50
+
+
+def test_frame_image_converts_to_rgb_only_when_asked(media) -> None:
+    """The detector's thumbnail comes from the merged planes; the full RGB frame is computed on
+    `rgb()` only, and equals the one-step fast path bit for bit."""
+    from cinefeat.extract.scaling import FrameImage, resized
+
+    frame = first_frame(media("trailer_bbb.mp4"))  # 1280x720 yuv420p: the fast path
+    image = FrameImage(frame, (398, 224))
+    assert image.deferred
+    merged = image.nbytes
+    assert merged == 640 * 360 * 3  # only the box-averaged planes so far
+    thumbnail = image.scaled((256, 144))
+    assert thumbnail.shape == (144, 256, 3) and image.nbytes == merged  # still no RGB frame
+    rgb = image.rgb()
+    assert np.array_equal(rgb, fast_yuv420_to_rgb(frame, (398, 224)))
+    assert image.nbytes == merged + rgb.nbytes
+    assert np.array_equal(image.at((160, 90)), resized(rgb, (160, 90)))
+    # the thumbnail is a bilinear downscale of the same frame: within a few grey levels of
+    # downscaling the RGB frame
+    error = np.abs(thumbnail.astype(int) - resized(rgb, (256, 144), linear=True)).mean()
+    assert error < 2.0
+
+
+def test_frame_image_off_the_fast_path_converts_at_once(tmp_path: Path, run_ffmpeg) -> None:
+    from cinefeat.extract.scaling import FrameImage, resized
+
+    frame = first_frame(flat_video(run_ffmpeg, tmp_path / "c.mp4", "red", "yuv420p"))
+    image = FrameImage(frame, (800, 450))  # less than 2x smaller: swscale
+    assert not image.deferred and image.nbytes == 800 * 450 * 3
+    assert np.array_equal(image.scaled((256, 144)), resized(image.rgb(), (256, 144), linear=True))

@@ -99,3 +99,38 @@ def test_cli_workers_two_and_auto_give_one_record_per_trailer(
     assert result.exit_code == 0, result.output
     assert json.loads(result.output[result.output.index("{") :])["skipped"] == 4
     assert invoke("--features", "colorhist", "--workers", "0").exit_code == 2
+
+
+def test_decoder_threads_share_the_cores_among_the_workers() -> None:
+    from cinefeat.extract.processes import decoder_threads
+
+    assert decoder_threads(1, cores=16) == 16
+    assert decoder_threads(4, cores=16) == 4
+    assert decoder_threads(3, cores=16) == 5
+    assert decoder_threads(32, cores=16) == 1
+
+
+def test_the_runner_gives_the_decoder_its_thread_count(
+    tmp_path: Path, cuts_video_maker, memory_store, record_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cinefeat.extract.decode as decode
+    from cinefeat.extract.extractors.colorhist import ColorHistExtractor
+    from cinefeat.extract.runner import LocalRunner
+
+    opened = []
+    open_video = decode.open_video
+
+    def recording(*args, **kwargs):
+        container = open_video(*args, **kwargs)
+        opened.append(container.streams.video[0])  # its settings stay readable after closing
+        return container
+
+    monkeypatch.setattr(decode, "open_video", recording)
+    path = cuts_video_maker(tmp_path / "t.mp4", ["red", "blue"], seconds=0.6)
+    for threads in (5, 0):
+        options = RunOptions(decoder_threads=threads)
+        runner = LocalRunner(memory_store, {"colorhist": ColorHistExtractor()}, options,
+                             record_factory=record_factory)  # fmt: skip
+        assert runner.run([Trailer(f"t{threads}", path)]).ok == 1
+    counts = [stream.thread_count for stream in opened]
+    assert counts[0] == 5 and counts[-1] != 5  # 0: FFmpeg's own choice (here cores + 1)
