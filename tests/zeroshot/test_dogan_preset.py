@@ -47,5 +47,11 @@ def test_sgd_optimiser_and_the_dogan_preset() -> None:
     assert isinstance(adamw, torch.optim.AdamW)
     with pytest.raises(ValueError, match="adamw"):
         make_optimizer(model.parameters(), TrainConfig(optimizer="adam!"))
-    assert PRESETS["dogan2022"] == {"uniform": "sum", "lr": 0.01, "optimizer": "sgd", "tanh": True}
+    assert PRESETS["dogan2022"] == {
+        "uniform": "sum",
+        "lr": 0.01,
+        "optimizer": "sgd",
+        "tanh": True,
+        "upper_bound": True,
+    }
     assert set(PRESETS["dogan2022"]) == set(DEFAULTS)
