@@ -74,3 +74,15 @@ class LazyChoice(click.Choice):
     @choices.setter
     def choices(self, value: Iterable[str]) -> None:
         self._choices = tuple(value)
+
+
+def open_store(path: str) -> Any:
+    """The store at `path` for a command, or a `click.ClickException` with the store's own message
+    (`NotAStoreError` and friends name the fix). One helper for every component's commands, so
+    their CLI modules need not import each other for it."""
+    from cinefeat.store import FeatureStore
+
+    try:
+        return FeatureStore.open(path)
+    except Exception as error:
+        raise click.ClickException(str(error)) from error

@@ -11,20 +11,21 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.jsonout import json_text
-from cinefeat.fuse.zeroshot.data import SequenceTensors
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
 from cinefeat.fuse.zeroshot.model import ZeroShotConfig
-from cinefeat.fuse.zeroshot.train import TrainConfig, TrainedZeroShot, predict_scores
+from cinefeat.fuse.zeroshot.rank import predict_scores
+from cinefeat.fuse.zeroshot.train import TrainConfig, TrainedZeroShot
 from cinefeat.fuse.zeroshot.train import train_zero_shot as _train
 from cinefeat.fuse.zeroshot.upper_bound import UPPER_BOUND, supervised_upper_bound
 
 
 def evaluate_trained(
     trained: TrainedZeroShot,
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
 ) -> dict:
@@ -32,11 +33,11 @@ def evaluate_trained(
     test = data.take(split.trailers["test"], split.labels["test"])
     vectors = label_embeddings.select(split.labels["test"]).vectors
     scores = predict_scores(trained.model, test, vectors)
-    return evaluate_scores(test.targets.numpy(), scores, test.label_names, trained.threshold)
+    return evaluate_scores(test.labels.numpy(), scores, test.label_names, trained.threshold)
 
 
 def compare_zero_shot(
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
     model_config: ZeroShotConfig,
@@ -69,7 +70,7 @@ def compare_zero_shot(
             data, split, label_embeddings, config, train_config
         )
     test = data.take(split.trailers["test"], split.labels["test"])
-    methods["zero rule"] = zero_rule(test.targets.numpy(), test.label_names)
+    methods["zero rule"] = zero_rule(test.labels.numpy(), test.label_names)
     return {
         "labels": split.labels,
         "trailers": {role: len(rows) for role, rows in split.trailers.items()},

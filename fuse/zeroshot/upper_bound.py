@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cinefeat.fuse.zeroshot.data import SequenceTensors
+from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 from cinefeat.fuse.zeroshot.metrics import evaluate_scores
 from cinefeat.fuse.zeroshot.model import ZeroShotConfig
-from cinefeat.fuse.zeroshot.train import TrainConfig, predict_scores, train_zero_shot
+from cinefeat.fuse.zeroshot.rank import predict_scores
+from cinefeat.fuse.zeroshot.train import TrainConfig, train_zero_shot
 
 UPPER_BOUND = "supervised upper bound"
 
@@ -57,7 +58,7 @@ def seen_test_splits(split: ZeroShotSplit, seed: int = 0) -> list[ZeroShotSplit]
 
 
 def supervised_upper_bound(
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
     model_config: ZeroShotConfig,
@@ -79,6 +80,6 @@ def supervised_upper_bound(
     order = np.argsort(np.concatenate(rows))
     test = data.take(np.concatenate(rows)[order], labels)
     row = evaluate_scores(
-        test.targets.numpy(), np.concatenate(scores)[order], labels, float(np.mean(thresholds))
+        test.labels.numpy(), np.concatenate(scores)[order], labels, float(np.mean(thresholds))
     )
     return {**row, "best_epoch": epochs}

@@ -36,22 +36,42 @@ def test_mlp_folder_predicts_as_released(expected: dict, probe: list[np.ndarray]
     np.testing.assert_allclose(probabilities, expected["mlp"]["probabilities"], atol=1e-6)
 
 
-def test_zero_shot_folder_scores_as_released(expected: dict, probe: list[np.ndarray]) -> None:
-    import torch
-
-    from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
-    from cinefeat.fuse.zeroshot.data import pad_sequences
+def zero_shot_outputs(head, probe: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of the store labels and joint-space embeddings, by the one head input path."""
+    from cinefeat.fuse.similarity.finetune import embed_all
     from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
+    from cinefeat.fuse.zeroshot.rank import head_rows, predict_scores
 
-    record = expected["zeroshot"]
-    head = load_zero_shot(RELEASE / "zeroshot")
-    assert head.threshold == pytest.approx(record["threshold"])
     labels = LabelEmbeddings.load(RELEASE / "zeroshot" / "store_label_embeddings.safetensors")
-    assert labels.names == record["labels"]
-    values, mask = pad_sequences(probe, 8, head.features["synthetic"]["max_len"])
-    with torch.no_grad():
-        inputs, masks = {"synthetic": values}, {"synthetic": mask}
-        scores = head.model.score(inputs, masks, torch.as_tensor(labels.vectors))
-        embedding = head.model.embed(inputs, masks)
-    np.testing.assert_allclose(scores.numpy(), record["scores"], atol=1e-5)
-    np.testing.assert_allclose(embedding.numpy(), record["embedding"], atol=1e-5)
+    head.check_encoder(labels)
+    data = head_rows(head, {"synthetic": probe})
+    return predict_scores(head, data, labels.vectors), embed_all(head, data)
+
+
+def test_zero_shot_folder_scores_as_released(expected: dict, probe: list[np.ndarray]) -> None:
+    """The 0.1 layout (no format, statistics inside the model) loads through `load_head`."""
+    record = expected["zeroshot"]
+    head = load_head(RELEASE / "zeroshot")
+    assert head.name == "zeroshot" and head.open_labels
+    assert head.decision_threshold == pytest.approx(record["threshold"])
+    assert head.label_provenance["encoder"].startswith("synthetic")
+    assert [spec.max_len for spec in head.features] == [record["max_len"]]
+    scores, embedding = zero_shot_outputs(head, probe)
+    np.testing.assert_allclose(scores, record["scores"], atol=1e-5)
+    np.testing.assert_allclose(embedding, record["embedding"], atol=1e-5)
+
+
+def test_zero_shot_folder_resaved_in_the_current_format(
+    expected: dict, probe: list[np.ndarray], tmp_path: Path
+) -> None:
+    """Saved again, the 0.1 head is an ordinary head folder (format 1) and scores the same."""
+    from cinefeat.fuse.checkpoint import FILES, FORMAT_VERSION, save_head
+
+    save_head(load_head(RELEASE / "zeroshot"), tmp_path / "zs")
+    assert json.loads((tmp_path / "zs" / "config.json").read_text())["format"] == FORMAT_VERSION
+    assert all((tmp_path / "zs" / name).is_file() for name in FILES)
+    head = load_head(tmp_path / "zs")
+    assert head.decision_threshold == pytest.approx(expected["zeroshot"]["threshold"])
+    scores, embedding = zero_shot_outputs(head, probe)
+    np.testing.assert_allclose(scores, expected["zeroshot"]["scores"], atol=1e-5)
+    np.testing.assert_allclose(embedding, expected["zeroshot"]["embedding"], atol=1e-5)

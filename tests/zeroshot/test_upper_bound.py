@@ -17,7 +17,7 @@ from cinefeat.fuse.zeroshot.upper_bound import UPPER_BOUND, seen_test_splits
 @pytest.fixture(scope="module")
 def problem():
     data, embeddings = make_synthetic(SyntheticSpec(n_trailers=600, seed=3))
-    targets = data.targets.numpy()
+    targets = data.labels.numpy()
     folds = greedy_label_folds(targets, data.label_names)
     return data, embeddings, zero_shot_split(targets, data.label_names, folds, rotation=0)
 
@@ -41,7 +41,7 @@ def test_seen_test_splits_train_on_the_test_labels_and_score_unseen_trailers(pro
 
 def test_upper_bound_row_scores_every_test_trailer_above_zero_shot(problem) -> None:
     data, embeddings, split = problem
-    config = ZeroShotConfig(data.feature_dims, label_dim=embeddings.dim, joint_dim=32)
+    config = ZeroShotConfig(label_dim=embeddings.dim, joint_dim=32)
     train = TrainConfig(epochs=15, batch_size=16, device="cpu")
     report = compare_zero_shot(
         data, split, embeddings, config, train, gammas=(0.5,), upper_bound=True
