@@ -75,3 +75,52 @@ def test_zero_shot_folder_resaved_in_the_current_format(
     scores, embedding = zero_shot_outputs(head, probe)
     np.testing.assert_allclose(scores, expected["zeroshot"]["scores"], atol=1e-5)
     np.testing.assert_allclose(embedding, expected["zeroshot"]["embedding"], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def release_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store the 0.1 heads were trained on, remade (README.md: same generator and seed)."""
+    from cinefeat.fuse.zeroshot.synthetic import SyntheticSpec, make_synthetic
+    from cinefeat.store import FeatureRows, FeatureStore, TrailerRecord
+
+    data, _ = make_synthetic(SyntheticSpec(n_trailers=120, n_groups=6, seed=7))
+    path = tmp_path_factory.mktemp("release") / "store.zarr"
+    store = FeatureStore.create(path)
+    with store.writer(run="test") as writer:
+        writer.declare_feature("synthetic", {"extractor": "synthetic"}, dim=8, dtype="float32")
+        for row, trailer in enumerate(data.ids):
+            n = int(data.masks["synthetic"][row].sum())
+            spans = np.stack([np.arange(n), np.arange(n) + 1.0], axis=1)
+            rows = FeatureRows(data.values["synthetic"][row, :n].numpy(), spans)
+            writer.add(TrailerRecord(id=trailer, duration_s=float(n)), {"synthetic": rows})
+    truth = data.labels.numpy() > 0.5
+    names = data.label_names
+    store.set_labels(names, {t: [names[c] for c in np.flatnonzero(truth[i])] for i, t in
+                             enumerate(data.ids)})  # fmt: skip
+    return path
+
+
+def test_zero_shot_folder_through_the_commands(
+    release_store: Path, expected: dict, probe: list[np.ndarray], tmp_path: Path
+) -> None:
+    """`zeroshot-eval` and `embed` take the 0.1 folder as they take a current one, and `embed`
+    writes the embeddings that release computed."""
+    from click.testing import CliRunner
+
+    from cinefeat.cli.main import main
+    from cinefeat.store import FeatureStore
+
+    def cinefeat(*args: object) -> str:
+        result = CliRunner().invoke(main, ["--quiet", *map(str, args)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    folder = RELEASE / "zeroshot"
+    report = json.loads(cinefeat("zeroshot-eval", release_store, "--head", folder, "--json"))
+    row = report["methods"]["zeroshot (gamma=0.5)"]
+    assert row["threshold"] == pytest.approx(expected["zeroshot"]["threshold"])
+    assert 0.0 <= row["mean_ap"] <= 1.0
+    cinefeat("embed", release_store, "--head", folder, "--name", "legacy", "--device", "cpu")
+    values, _, offsets = FeatureStore.open(release_store).load_feature("legacy")
+    first = [values[slice(*offsets[t])][0] for t in expected["ids"]]
+    np.testing.assert_allclose(first, expected["zeroshot"]["embedding"], atol=1e-5)
