@@ -192,11 +192,13 @@ def zeroshot_train_command(
     if not labels:
         raise click.ClickException(NO_LABELS)
     embeddings = _load_embeddings(embeddings_path, label_names)
-    given = _max_len(max_len)
+    given_lengths = _max_len(max_len)
     ids = sorted(labels)
     try:  # FoldError, DataError: ValueErrors whose message names the fix
         require_features(store, names)
-        lengths = feature_lengths(store, names, ids, given)
+        lengths = feature_lengths(store, names, ids, given_lengths)
+        # training cuts long sequences as the head records it (`equidistant`: a zero-shot label
+        # may live in the last shots)
         data = load_labelled(store, names, ids, lengths, crop=ZeroShotConfig.crop)
         targets = data.labels.numpy()
         folds = greedy_label_folds(targets, data.label_names)

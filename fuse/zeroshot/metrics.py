@@ -21,8 +21,9 @@ def f1_scores(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
-def per_label_ap(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> dict[str, float]:
-    """{label: average precision}; NaN for a label without a positive trailer."""
+def ap_by_label(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> dict[str, float]:
+    """{label: average precision} (`cinefeat.fuse.metrics.per_label_ap` with names); NaN for a
+    label without a positive trailer."""
     values = metrics.per_label_ap(np.asarray(targets) > 0.5, scores)
     return {name: float(value) for name, value in zip(names, values, strict=True)}
 
@@ -57,7 +58,7 @@ def evaluate_scores(
     targets: np.ndarray, scores: np.ndarray, names: list[str], threshold: float
 ) -> dict:
     """micro/macro F1 of {c : p_c > threshold}, per-label AP and their mean."""
-    aps = per_label_ap(targets, scores, names)
+    aps = ap_by_label(targets, scores, names)
     finite = [v for v in aps.values() if not np.isnan(v)]
     return {
         **f1_scores(targets, scores > threshold),
