@@ -124,3 +124,17 @@ def test_zero_shot_folder_through_the_commands(
     values, _, offsets = FeatureStore.open(release_store).load_feature("legacy")
     first = [values[slice(*offsets[t])][0] for t in expected["ids"]]
     np.testing.assert_allclose(first, expected["zeroshot"]["embedding"], atol=1e-5)
+
+
+def test_a_folder_without_format_is_read_only_by_a_head_that_wrote_one(tmp_path: Path) -> None:
+    """Format 0 is the 0.1 zero-shot layout; an mlp folder never lacked `format`."""
+    import shutil
+
+    from cinefeat.fuse.checkpoint import CheckpointError
+
+    shutil.copytree(RELEASE / "mlp", tmp_path / "mlp")
+    config = json.loads((tmp_path / "mlp" / "config.json").read_text())
+    del config["format"]
+    (tmp_path / "mlp" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"no format version.*re-save"):
+        load_head(tmp_path / "mlp")
