@@ -28,7 +28,7 @@ def explain_videos(
     """{video: contact sheet path} for every video predicted ok."""
     from cinefeat.fuse.explain import ExplainError, attention_arrays
 
-    if head.kind != "supervised":
+    if head.model.open_labels:
         raise PredictError("--explain needs a supervised transformer head (not a zero-shot head)")
     visual = [f for f in head.feature_names if recipe.extractors[f].kind in FRAME_KINDS]
     if not visual:

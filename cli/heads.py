@@ -1,4 +1,4 @@
-"""A trained head folder of either kind, and the extractors that remake exactly its inputs.
+"""A trained head folder, and the extractors that remake exactly its inputs.
 
 Why here: this is where the two sides meet. A head folder (from `cinefeat train` or
 `cinefeat zeroshot-train`) records the store provenance of every feature it was trained on; the
@@ -11,7 +11,6 @@ each differing field.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,11 @@ class PredictError(CinefeatError):
 
 @dataclass
 class TrainedHead:
-    """A loaded head: `kind` is "supervised" (fixed labels) or "zeroshot" (any label names)."""
+    """A loaded head, its folder and the store provenance of each feature it was trained on.
 
-    kind: str
-    model: Any  # cinefeat.fuse.heads.Head or cinefeat.fuse.zeroshot.checkpoint.ZeroShotHead
+    Whether it scores any label names or only its own is the head's to say (`open_labels`)."""
+
+    model: Any  # cinefeat.fuse.heads.Head (fuse's type; cli code sees it through this record)
     folder: Path
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)  # feature -> store prov.
 
@@ -39,28 +39,16 @@ class TrainedHead:
 
 
 def load_trained_head(folder: str | Path, device: str = "cpu") -> TrainedHead:
-    folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise PredictError(
-            f"{folder} is not a head folder (no config.json): pass the --out folder of "
-            "`cinefeat train` or `cinefeat zeroshot-train`"
-        )
-    try:
-        kind = json.loads(config_path.read_text()).get("head")
-    except json.JSONDecodeError as error:
-        raise PredictError(f"{config_path} is not valid JSON: {error}") from error
+    """Any head folder (`cinefeat train`, `similarity-tune`, `zeroshot-train`, release 0.1)."""
+    from cinefeat.fuse.checkpoint import CheckpointError, load_head
     from cinefeat.fuse.provenance import trained_provenance
 
-    if kind == "zeroshot":
-        from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
-
-        head = load_zero_shot(folder, device=device)
-        return TrainedHead("zeroshot", head, folder, trained_provenance(head))
-    from cinefeat.fuse.heads import Head
-
-    head = Head.from_pretrained(folder, device=device)
-    return TrainedHead("supervised", head, folder, trained_provenance(head))
+    folder = Path(folder)
+    try:
+        head = load_head(folder, device=device)
+    except CheckpointError as error:
+        raise PredictError(str(error)) from error
+    return TrainedHead(head, folder, trained_provenance(head))
 
 
 @dataclass

@@ -113,8 +113,8 @@ def predict_videos(
     extract_s = time.perf_counter() - started
     results = [_collect(store, str(v), recipe) for v in dict.fromkeys(map(str, videos))]
     ok = [r for r in results if r.status == "ok"]
-    if head.kind == "zeroshot":
-        names = list(label_names) if label_names else list(head.model.model.label_names)
+    if head.model.open_labels:
+        names = list(label_names) if label_names else list(head.model.label_names)
         encoder = zero_shot_label_encoder(head, device)
         from cinefeat.fuse.zeroshot.rank import rank_label_names
 
@@ -126,7 +126,7 @@ def predict_videos(
                 for f in head.feature_names
             }
             result.labels = rank_label_names(head.model, rows, names, encoder)
-        return Prediction("score", results, head.model.threshold, extract_s, store)
+        return Prediction("score", results, head.model.decision_threshold, extract_s, store)
     if label_names:
         raise PredictError(
             f"--labels needs a zero-shot head; {head.folder} predicts its fixed labels "
@@ -146,7 +146,7 @@ def predict_videos(
         for result, row in zip(ok, probabilities, strict=True):
             order = np.argsort(-row)
             result.labels = [(head.model.label_names[c], float(row[c])) for c in order]
-    return Prediction("probability", results, 0.5, extract_s, store)
+    return Prediction("probability", results, head.model.decision_threshold, extract_s, store)
 
 
 def zero_shot_label_encoder(head: TrainedHead, device: str) -> Callable[[list[str]], np.ndarray]:
@@ -154,7 +154,7 @@ def zero_shot_label_encoder(head: TrainedHead, device: str) -> Callable[[list[st
     from cinefeat.extract.text.encoders import TEXT_ENCODERS, shared_encoder
     from cinefeat.fuse.zeroshot.labels import token_mean_encoder
 
-    name = head.model.label_embeddings.provenance.get("encoder")
+    name = head.model.label_provenance.get("encoder")
     if name not in TEXT_ENCODERS.names():
         raise PredictError(
             f"head {head.folder} embedded its labels with {name!r}, which is not a text encoder "

@@ -8,6 +8,12 @@ K`, `cinefeat.fuse.ensemble`) adds `ensemble.json` naming its other members' fol
 (`members/01`, ...), each a whole head folder; loading the top folder loads them all, so
 `predict` and `evaluate` average every member.
 
+Every trainable model of fuse is a `Head` and is saved here, the zero-shot head included (it adds
+its threshold M and the text encoder's provenance, as a buffer and in `features.json`). `format`
+in `config.json` says which layout a folder has: 1 is the one above; a folder without it is the
+zero-shot folder of cinefeat 0.1, which the head class reads itself (`Head.read_legacy_folder`,
+`cinefeat.fuse.zeroshot.legacy`) into the same parts.
+
 A folder that is not whole is refused with an error naming the file, never loaded half-way: a
 deleted `normalization.safetensors` would otherwise predict on unstandardised inputs without a
 word, a truncated weights file would end in a raw traceback, and NaN weights would score every
@@ -89,7 +95,7 @@ def _read_json(folder: Path, name: str) -> Any:
         ) from error
 
 
-def _read_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
+def read_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
     """A safetensors file, or CheckpointError naming it (truncated, not safetensors, NaN)."""
     try:
         tensors = load_file(str(folder / name))
@@ -110,7 +116,7 @@ def _read_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
 
 def _normalization(folder: Path, specs: list[FeatureSpec], provenance: dict[str, Any]):
     """The per-feature statistics, all or none; none only for a head trained --no-normalize."""
-    stats = _read_tensors(folder, NORMALIZATION)
+    stats = read_tensors(folder, NORMALIZATION)
     names = [spec.name for spec in specs]
     present = [n for n in names if f"{n}.mean" in stats and f"{n}.std" in stats]
     trained_normalized = (provenance.get("data") or {}).get("normalize", True)
@@ -151,29 +157,54 @@ def _members(folder: Path, head: Head, device: str | torch.device) -> list[Head]
     return members
 
 
-def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
-    """The head in `folder` (with its ensemble members, when `ensemble.json` names some)."""
-    folder = Path(folder)
+def _current_parts(folder: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a folder in the current format, every file checked."""
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise CheckpointError(
             f"{folder} is not a head folder: missing {missing}. Point to the --out folder of "
             f"`cinefeat train` (it holds {', '.join(FILES)})"
         )
+    features = _read_json(folder, "features.json")
+    return {
+        "config": config.get("config"),
+        "features": features,
+        "labels": _read_json(folder, "labels.json"),
+        "state": None,  # read once the head is built (the config errors come first)
+        "normalization": None,
+    }
+
+
+def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
+    """The head in `folder` (with its ensemble members, when `ensemble.json` names some)."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(
+            f"{folder} is not a head folder: missing ['config.json']. Point to the --out folder "
+            f"of `cinefeat train` or `cinefeat zeroshot-train` (it holds {', '.join(FILES)})"
+        )
     config = _read_json(folder, "config.json")
-    name = config.get("head")
+    name = config.get("head") if isinstance(config, dict) else None
     if name not in HEADS:
         raise CheckpointError(
             f"{folder} holds head {name!r}, unknown to this cinefeat; known: {sorted(HEADS)}. "
             "Upgrade cinefeat to the version that wrote it"
         )
     cls = HEADS[name]
-    features_doc = _read_json(folder, "features.json")
+    version = config.get("format")
+    if version is None:
+        parts = cls.read_legacy_folder(folder, config)
+    elif version == FORMAT_VERSION:
+        parts = _current_parts(folder, config)
+    else:
+        raise CheckpointError(
+            f"{folder} is a head folder of format {version!r}; this cinefeat reads formats 0 "
+            f"and {FORMAT_VERSION}. Upgrade cinefeat to the version that wrote it"
+        )
+    features_doc = parts["features"]
     try:
         specs = [FeatureSpec(**spec) for spec in features_doc["features"]]
-        head = cls(
-            cls.config_class.from_dict(config["config"]), specs, _read_json(folder, "labels.json")
-        )
+        head = cls(cls.config_class.from_dict(parts["config"]), specs, parts["labels"])
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError) as error:
@@ -181,7 +212,9 @@ def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
             f"{folder}: config.json / features.json / labels.json do not describe a {name!r} "
             f"head ({type(error).__name__}: {error}); re-save the head"
         ) from error
-    state = _read_tensors(folder, "model.safetensors")
+    state = (
+        parts["state"] if parts["state"] is not None else read_tensors(folder, "model.safetensors")
+    )
     try:
         head.load_state_dict(state, strict=True)
     except RuntimeError as error:
@@ -190,7 +223,11 @@ def load_head(folder: str | Path, device: str | torch.device = "cpu") -> Head:
             f"({str(error).splitlines()[0]}); the files come from different heads"
         ) from error
     head.provenance = features_doc.get("provenance", {})
-    head.normalization = _normalization(folder, specs, head.provenance)
+    head.normalization = (
+        parts["normalization"]
+        if parts["normalization"] is not None
+        else _normalization(folder, specs, head.provenance)
+    )
     head = head.to(device).eval()
     if (folder / ENSEMBLE).is_file():
         head.ensemble_members = _members(folder, head, device)

@@ -5,8 +5,8 @@ weights, layer, sampling, dimension). Training records the store's provenance of
 feature with the head (`features.json`); prediction compares it with the provenance of the
 features it is given and refuses a mismatch, naming the feature and the keys that differ.
 
-- `cinefeat train` heads: `head.provenance["features"][name]` (the store's `provenance(name)`).
-- zero-shot heads: `head.features[name]["provenance"]` (`features.json` of `zeroshot-train`).
+Every head, the zero-shot one included, keeps it in `head.provenance["features"][name]` (the
+store's `provenance(name)`, saved in `features.json`).
 
 The comparison trusts `config_hash` when both sides carry one (the store and
 `Extractor.provenance()` compute it the same way, from everything but the cinefeat version);
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cinefeat.fuse.data import DataError
+from cinefeat.fuse.heads import Head
 from cinefeat.store.provenance import is_old_style_hash
 
 # Not part of how the numbers were made: a patch release, the hash itself, the storage dtype.
@@ -30,22 +31,10 @@ class ProvenanceMismatchError(DataError):
     """Features made differently from the head's training features; the message names them."""
 
 
-def trained_provenance(head: Any) -> dict[str, dict[str, Any]]:
-    """{feature: provenance} recorded when `head` was trained (empty dicts where unknown).
-
-    Accepts a `cinefeat.fuse.heads.Head` or a loaded zero-shot head (`ZeroShotHead`).
-    """
-    if hasattr(head, "feature_names") and isinstance(getattr(head, "provenance", None), dict):
-        recorded = head.provenance.get("features", {}) or {}
-        return {name: dict(recorded.get(name) or {}) for name in head.feature_names}
-    features = getattr(head, "features", None)
-    model = getattr(head, "model", None)
-    if isinstance(features, Mapping) and model is not None:
-        order = list(model.config.feature_order)
-        return {name: dict((features.get(name) or {}).get("provenance") or {}) for name in order}
-    raise TypeError(
-        f"{type(head).__name__} is not a cinefeat head (no recorded feature provenance)"
-    )
+def trained_provenance(head: Head) -> dict[str, dict[str, Any]]:
+    """{feature: provenance} recorded when `head` was trained (empty dicts where unknown)."""
+    recorded = (head.provenance or {}).get("features", {}) or {}
+    return {name: dict(recorded.get(name) or {}) for name in head.feature_names}
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

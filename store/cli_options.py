@@ -142,3 +142,12 @@ class LazyChoice(click.Choice):
     @choices.setter
     def choices(self, value: Iterable[str]) -> None:
         self._choices = tuple(value)
+
+
+def open_store(path: str) -> Any:
+    """The store at `path` for a command. `NotAStoreError` and friends are `CinefeatError`s that
+    name the fix; `cinefeat.cli.main` prints them (exit 1). One helper for every component's
+    commands, so their CLI modules need not import each other for it."""
+    from cinefeat.store import FeatureStore
+
+    return FeatureStore.open(path)

@@ -131,6 +131,12 @@ class Head(nn.Module):
     attention_layout: ClassVar[Literal["joint", "per-feature"] | None] = None
     """How `--explain` reads its <CLS> attention: one encoder over all features (`joint`), one
     encoder per sequential feature in `branches` (`per-feature`), or not at all (None)."""
+    scores_from_embedding: ClassVar[bool] = True
+    """Whether `forward(x) == classifier(embed(x))`; False for a head whose scores need more than
+    the pooled embedding (the zero-shot head attends over the steps once per label)."""
+    open_labels: ClassVar[bool] = False
+    """Whether the head scores label names it was not trained on (`predict --labels`): the
+    zero-shot head does, from label embeddings; the others predict their fixed labels."""
 
     def __init__(self, config: HeadConfig, features: list[FeatureSpec], label_names: list[str]):
         super().__init__()
@@ -163,6 +169,11 @@ class Head(nn.Module):
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    @property
+    def decision_threshold(self) -> float:
+        """Where a label counts as predicted: 0.5 on the probabilities of `predict_proba`."""
+        return 0.5
+
     def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
         raise NotImplementedError
 
@@ -184,6 +195,20 @@ class Head(nn.Module):
         if cls is not Head and not isinstance(head, cls):
             raise CheckpointError(f"{folder} holds a {head.name!r} head, not {cls.name!r}")
         return head
+
+    @classmethod
+    def read_legacy_folder(cls, folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+        """The parts of a folder written before the current format (`config.json` without a
+        `format`), as `cinefeat.fuse.checkpoint.load_head` reads them from a current one: keys
+        `config`, `features` (the `features.json` document), `labels`, `state`, `normalization`.
+        Heads that never wrote such a folder refuse it."""
+        from cinefeat.fuse.checkpoint import CheckpointError
+
+        raise CheckpointError(
+            f"{folder}/config.json has no format version and {cls.name!r} heads were always "
+            "saved with one: the folder was edited by hand or comes from another program; re-save "
+            "the head"
+        )
 
     # --- hooks the training loop calls; heads with special training override them ------------
     def begin_stage(self, stage: str) -> None:

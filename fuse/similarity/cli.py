@@ -6,7 +6,6 @@ must not pay for numpy or torch.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from cinefeat.store.cli_options import (
     device_option,
     echo_result,
     json_option,
+    open_store,
     resolve_device,
     store_argument,
 )
@@ -26,41 +26,19 @@ from cinefeat.store.errors import NO_LABELS
 SUGGEST_THRESHOLD = 0.30
 
 
-def open_store(path: str) -> Any:
-    """The store at `path`; NotAStoreError and friends name the fix (shown by cli.main)."""
-    from cinefeat.store import FeatureStore
+def load_any_head(head_dir: str, device: str) -> Any:
+    """A head folder of `cinefeat train`, `similarity-tune` or `zeroshot-train` (one loader)."""
+    from cinefeat.fuse.checkpoint import load_head
 
-    return FeatureStore.open(path)
-
-
-def load_any_head(head_dir: str, device: str) -> tuple[Any, dict[str, int]]:
-    """A `cinefeat train` or `cinefeat zeroshot-train` head from its folder, and its max lengths."""
-    folder = Path(head_dir)
-    config = folder / "config.json"
     try:
-        if config.is_file() and json.loads(config.read_text()).get("head") == "zeroshot":
-            from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
-
-            loaded = load_zero_shot(folder, device)
-            lengths = {f: s["max_len"] for f, s in loaded.features.items() if s.get("max_len")}
-            return loaded.model, lengths
-        from cinefeat.fuse.checkpoint import load_head
-
-        head = load_head(folder, device)
-        return head, {spec.name: spec.max_len for spec in head.features}
+        return load_head(head_dir, device)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
 
 
-def head_data(store: Any, head: Any, ids: list[str], max_len: dict[str, int] | None = None) -> Any:
-    """Inputs for `head`: the zero-shot head reads sequences itself, other heads via their specs."""
-    from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot
-
-    if isinstance(head, TemporalAttentionZeroShot):
-        from cinefeat.fuse.zeroshot.data import from_store
-
-        return from_store(store, head.config.feature_order, ids, max_len)
-    from cinefeat.fuse.similarity.store_io import head_inputs
+def head_data(store: Any, head: Any, ids: list[str]) -> Any:
+    """What `head` reads of `store` for `ids` (`cinefeat.fuse.store_data.head_inputs`)."""
+    from cinefeat.fuse.store_data import head_inputs
 
     return head_inputs(store, head, ids)
 
@@ -89,14 +67,14 @@ def embed_command(
 
     store = open_store(store_path)
     device = resolve_device(device)
-    head, max_len = load_any_head(head_dir, device)
-    features = getattr(head, "feature_names", None) or head.config.feature_order
+    head = load_any_head(head_dir, device)
+    features = head.feature_names
     ids = sorted(set(store.ids(status="ok")).intersection(*(store.committed(f) for f in features)))
     if not ids:
         raise click.ClickException(
             f"no ok trailer of {store_path} has all of {features}: extract them first"
         )
-    vectors = embed_all(head, head_data(store, head, ids, max_len), batch_size, device)
+    vectors = embed_all(head, head_data(store, head, ids), batch_size, device)
     feature = name or f"embed-{Path(head_dir).resolve().name}"
     provenance = embedding_provenance(Path(head_dir), head, store, features)
     written = write_embeddings(store, feature, ids, vectors, provenance)
@@ -154,15 +132,11 @@ def suggest_command(
     """Labels the head predicts (p >= threshold) that a trailer's ground truth lacks (TSV)."""
     import numpy as np
 
-    from cinefeat.fuse.checkpoint import load_head
     from cinefeat.fuse.similarity.suggest import format_suggestions, suggest_labels
     from cinefeat.fuse.train import predict_proba
 
     store = open_store(store_path)
-    try:
-        head = load_head(head_dir, resolve_device(device))
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
+    head = load_any_head(head_dir, resolve_device(device))
     names, labels = store.labels()
     if not labels:
         raise click.ClickException(NO_LABELS)
@@ -232,7 +206,7 @@ def similarity_tune_command(
     """NT-Xent fine-tuning of a head's embedding on trailer halves; writes the head + a report."""
     import numpy as np
 
-    from cinefeat.fuse.checkpoint import load_head, save_head
+    from cinefeat.fuse.checkpoint import save_head
     from cinefeat.fuse.similarity.finetune import (
         ContrastiveConfig,
         contrastive_finetune,
@@ -243,10 +217,7 @@ def similarity_tune_command(
 
     store = open_store(store_path)
     device = resolve_device(device)
-    try:
-        head = load_head(head_dir, device)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
+    head = load_any_head(head_dir, device)
     names, labels = store.labels()
     ids = sorted(set(labels).intersection(*(store.committed(f) for f in head.feature_names)))
     if len(ids) < 2:

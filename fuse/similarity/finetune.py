@@ -11,7 +11,7 @@ as it was (its outputs may drift: re-evaluate the head if you also predict with 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,18 +21,11 @@ from torch import Tensor, nn
 
 from cinefeat.fuse.data import prepare_inputs
 from cinefeat.fuse.device import resolve_device
+from cinefeat.fuse.heads import Head
 from cinefeat.fuse.similarity.ntxent import nt_xent
 from cinefeat.fuse.similarity.views import split_halves
 
 log = logging.getLogger(__name__)
-
-
-class EmbeddingHead(Protocol):
-    """What similarity needs of a head: `embed(inputs, masks) -> (B, D)` (heads contract)."""
-
-    def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor: ...
-
-    def parameters(self): ...
 
 
 class Batches(Protocol):
@@ -43,14 +36,6 @@ class Batches(Protocol):
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[tuple[dict[str, Tensor], dict[str, Tensor], Tensor]]: ...
-
-
-Normalization = Mapping[str, tuple[Tensor, Tensor]]
-
-
-def _normalization(head: EmbeddingHead) -> Normalization:
-    """The head's input standardisation (heads of `cinefeat.fuse.heads` carry one)."""
-    return getattr(head, "normalization", None) or {}
 
 
 @dataclass
@@ -80,7 +65,7 @@ class ProjectionMLP(nn.Module):
 
 @torch.no_grad()
 def embed_all(
-    head: EmbeddingHead, data: Batches, batch_size: int = 256, device: str | None = None
+    head: Head, data: Batches, batch_size: int = 256, device: str | None = None
 ) -> np.ndarray:
     """head.embed for every trailer of `data`: (N, D) float32, in `data.ids` order.
 
@@ -92,14 +77,14 @@ def embed_all(
     head.eval()
     chunks = []
     for inputs, masks, _ in data.batches(batch_size):
-        inputs, masks = prepare_inputs(inputs, masks, _normalization(head), target)
+        inputs, masks = prepare_inputs(inputs, masks, head.normalization, target)
         with torch.autocast(target.type, dtype=torch.float16, enabled=target.type == "cuda"):
             chunks.append(head.embed(inputs, masks).float().cpu())
     return torch.cat(chunks).numpy()
 
 
 def contrastive_finetune(
-    head: EmbeddingHead, data: Batches, config: ContrastiveConfig | None = None
+    head: Head, data: Batches, config: ContrastiveConfig | None = None
 ) -> list[float]:
     """Fine-tune `head.embed` in place with NT-Xent on trailer halves; the loss per epoch."""
     config = config or ContrastiveConfig()
@@ -109,7 +94,7 @@ def contrastive_finetune(
     generator = torch.Generator().manual_seed(config.seed)
     device = resolve_device(config.device)
     head.to(device)
-    normalization = _normalization(head)
+    normalization = head.normalization
     probe_inputs, probe_masks, _ = next(data.batches(2))
     with torch.no_grad():
         embed_dim = head.embed(*prepare_inputs(probe_inputs, probe_masks, normalization, device))

@@ -1,4 +1,4 @@
-"""Trailer embeddings in and out of the store, and a head's inputs read from it.
+"""Trailer embeddings in and out of the store.
 
 An embedding is stored as a feature like any other (one row per trailer, span = the whole
 trailer) so that it travels in archives, is validated, and can feed another head. Its provenance
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cinefeat.fuse.data import PaddedFeatures
+from cinefeat.fuse.heads import Head
 from cinefeat.fuse.similarity.search import CosineIndex, SimilarityError
 
 EMBED_EXTRACTOR = "cinefeat.fuse.embed"
@@ -29,30 +29,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def head_inputs(store: Any, head: Any, ids: Sequence[str]) -> PaddedFeatures:
-    """The padded, length-capped inputs a `cinefeat.fuse` head was trained on, for `ids`."""
-    sequences: dict[str, list[np.ndarray]] = {}
-    for spec in head.features:
-        values, _spans, offsets = store.load_feature(spec.name)
-        empty = np.zeros((0, values.shape[1]), dtype=values.dtype)
-        sequences[spec.name] = [
-            values[offsets[t][0] : offsets[t][1]] if t in offsets else empty for t in ids
-        ]
-    return PaddedFeatures.from_sequences(
-        sequences,
-        np.zeros((len(ids), len(head.label_names)), dtype=np.float32),
-        ids,
-        {spec.name: spec.max_len for spec in head.features},
-        [spec.name for spec in head.features if spec.averaged],
-    )
-
-
 def embedding_provenance(
-    head_dir: Path, head: Any, store: Any, features: Sequence[str]
+    head_dir: Path, head: Head, store: Any, features: Sequence[str]
 ) -> dict[str, Any]:
     return {
         "extractor": EMBED_EXTRACTOR,
-        "head": getattr(head, "name", type(head).__name__),
+        "head": head.name,
         "head_dir": str(head_dir),
         "weights_sha256": file_sha256(head_dir / "model.safetensors"),
         "layer": "embed (before the classifier)",

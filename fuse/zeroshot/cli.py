@@ -14,8 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cinefeat.fuse.similarity.cli import open_store
-from cinefeat.store.cli_options import device_option, echo_result, json_option, store_argument
+from cinefeat.store.cli_options import (
+    device_option,
+    echo_result,
+    json_option,
+    open_store,
+    store_argument,
+)
 from cinefeat.store.errors import NO_LABELS
 
 if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (fast --help)
@@ -24,25 +29,40 @@ if TYPE_CHECKING:  # numpy and the zero-shot modules load inside the commands (f
 SPLIT_FILE = "zeroshot_split.json"
 
 # Options a preset sets; an option given on the command line wins over the preset.
-DEFAULTS: dict[str, Any] = {"uniform": "mean", "lr": 3e-3, "optimizer": "adamw", "tanh": False}
+DEFAULTS: dict[str, Any] = {
+    "uniform": "mean",
+    "lr": 3e-3,
+    "optimizer": "adamw",
+    "tanh": False,
+    "upper_bound": False,
+}
 # Dogan et al. (IWAENC 2022): f_a / f_s end in tanh, the uniform score sums over steps, SGD with
-# lr 0.01 (paper, section 4). gamma stays 0.5, the paper's value and the default.
+# lr 0.01 (paper, section 4); their results put the model trained in the supervised scenario next
+# to the zero-shot rows as an upper bound (`--compare` adds that row). gamma stays 0.5, the
+# paper's value and the default.
 PRESETS: dict[str, dict[str, Any]] = {
-    "dogan2022": {"uniform": "sum", "lr": 0.01, "optimizer": "sgd", "tanh": True},
+    "dogan2022": {
+        "uniform": "sum",
+        "lr": 0.01,
+        "optimizer": "sgd",
+        "tanh": True,
+        "upper_bound": True,
+    },
 }
 STORE_LABELS_FILE = "store_label_embeddings.safetensors"
 
 
-def _parse_max_len(text: str | None) -> dict[str, int]:
-    if not text:
-        return {}
-    lengths = {}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        if not value.strip().isdigit():
-            raise click.BadParameter(f"{item!r} must be FEATURE=INT, e.g. clip=216")
-        lengths[name.strip()] = int(value)
-    return lengths
+def _max_len(text: str | None) -> dict[str, int]:
+    """`--max-len FEATURE=INT,...` by the parser of `cinefeat train`; `whisker` (or nothing):
+    the upper whisker of the training trailers' lengths, for each feature."""
+    from cinefeat.fuse.data import DataError
+    from cinefeat.fuse.store_data import parse_max_len
+
+    try:
+        lengths = parse_max_len(text)
+    except DataError as error:
+        raise click.BadParameter(str(error), param_hint="--max-len") from error
+    return {} if isinstance(lengths, str) else lengths
 
 
 def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
@@ -123,6 +143,11 @@ def _load_embeddings(path: str, names: list[str]) -> LabelEmbeddings:
     "--seed", type=int, default=0, show_default=True, help="Seed of initialisation and shuffling."
 )
 @click.option("--compare", is_flag=True, help="Also train gamma=0 and write the comparison report.")
+@click.option(
+    "--upper-bound/--no-upper-bound",
+    default=None,
+    help="With --compare, add the supervised upper bound (test labels seen; preset dogan2022).",
+)
 @device_option
 @json_option("the head folder, threshold, unseen labels (and the --compare report)")
 def zeroshot_train_command(
@@ -144,20 +169,26 @@ def zeroshot_train_command(
     preset: str | None,
     seed: int,
     compare: bool,
+    upper_bound: bool | None,
     device: str,
     as_json: bool,
 ) -> None:
     """Train a zero-shot head with temporal attention on one rotation of the greedy label folds."""
-    from cinefeat.fuse.zeroshot.checkpoint import save_zero_shot
-    from cinefeat.fuse.zeroshot.data import from_store
-    from cinefeat.fuse.zeroshot.folds import FoldError, greedy_label_folds, zero_shot_split
+    from cinefeat.fuse.checkpoint import save_head
+    from cinefeat.fuse.store_data import feature_lengths, load_labelled, require_features
+    from cinefeat.fuse.zeroshot.folds import greedy_label_folds, zero_shot_split
     from cinefeat.fuse.zeroshot.model import ZeroShotConfig
     from cinefeat.fuse.zeroshot.report import compare_zero_shot, format_report, save_report
     from cinefeat.fuse.zeroshot.train import TrainConfig, train_zero_shot
-    from cinefeat.store.data import whisker_length
     from cinefeat.store.jsonout import json_text
 
-    given = {"uniform": uniform, "lr": lr, "optimizer": optimizer, "tanh": tanh}
+    given = {
+        "uniform": uniform,
+        "lr": lr,
+        "optimizer": optimizer,
+        "tanh": tanh,
+        "upper_bound": upper_bound,
+    }
     chosen = {**DEFAULTS, **PRESETS.get(preset or "", {})}
     chosen.update({key: value for key, value in given.items() if value is not None})
     store = open_store(store_path)
@@ -166,21 +197,20 @@ def zeroshot_train_command(
     if not labels:
         raise click.ClickException(NO_LABELS)
     embeddings = _load_embeddings(embeddings_path, label_names)
-    lengths = _parse_max_len(max_len)
+    given_lengths = _max_len(max_len)
     ids = sorted(labels)
-    for feature in names:
-        if feature not in lengths and feature in store.features():
-            per_id = store.lengths(feature)
-            lengths[feature] = whisker_length([per_id.get(t, 0) for t in ids])
-    try:
-        data = from_store(store, names, ids, lengths)
-        targets = data.targets.numpy()
+    try:  # FoldError, DataError: ValueErrors whose message names the fix
+        require_features(store, names)
+        lengths = feature_lengths(store, names, ids, given_lengths)
+        # training cuts long sequences as the head records it (`equidistant`: a zero-shot label
+        # may live in the last shots)
+        data = load_labelled(store, names, ids, lengths, crop=ZeroShotConfig.crop)
+        targets = data.labels.numpy()
         folds = greedy_label_folds(targets, data.label_names)
         split = zero_shot_split(targets, data.label_names, folds, rotation)
-    except (FoldError, ValueError) as error:
+    except ValueError as error:
         raise click.ClickException(str(error)) from error
     config = ZeroShotConfig(
-        feature_dims=data.feature_dims,
         label_dim=embeddings.dim,
         joint_dim=joint_dim,
         hidden_dim=hidden_dim,
@@ -197,18 +227,16 @@ def zeroshot_train_command(
         optimizer=chosen["optimizer"],
     )
     try:
-        trained = train_zero_shot(data, split, embeddings, config, train_config)
+        trained = train_zero_shot(data, split, embeddings, config, train_config, lengths)
     except ValueError as error:  # too few trailers, non-finite features: a message, no traceback
         raise click.ClickException(str(error)) from error
-    feature_record = {
-        f: {
-            "dim": data.feature_dims[f],
-            "max_len": lengths.get(f),
-            "provenance": store.provenance(f),
-        }
-        for f in names
+    head = trained.model
+    head.provenance = {
+        **head.provenance,
+        "store": str(store_path),
+        "features": {f: store.provenance(f) for f in names},
     }
-    out = save_zero_shot(out_dir, trained.model, trained.threshold, embeddings, feature_record)
+    out = save_head(head, out_dir)
     embeddings.save(out / STORE_LABELS_FILE)
     split_record = {
         "rotation": rotation,
@@ -232,7 +260,13 @@ def zeroshot_train_command(
     )
     if compare:
         report = compare_zero_shot(
-            data, split, embeddings, config, train_config, trained={gamma: trained}
+            data,
+            split,
+            embeddings,
+            config,
+            train_config,
+            trained={gamma: trained},
+            upper_bound=chosen["upper_bound"],
         )
         save_report(report, out)
         answer["compare"] = report
@@ -264,11 +298,12 @@ def zeroshot_eval_command(
     """Micro/macro F1, per-label AP on the unseen test labels, with the zero-rule baseline."""
     import numpy as np
 
-    from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot
-    from cinefeat.fuse.zeroshot.data import from_store
+    from cinefeat.fuse.checkpoint import CheckpointError, load_head
+    from cinefeat.fuse.store_data import head_inputs
+    from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError
     from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
+    from cinefeat.fuse.zeroshot.rank import predict_scores
     from cinefeat.fuse.zeroshot.report import format_report
-    from cinefeat.fuse.zeroshot.train import predict_scores
 
     store = open_store(store_path)
     first = Path(head_dirs[0])
@@ -289,17 +324,21 @@ def zeroshot_eval_command(
             )
     methods, targets = {}, None
     for head_dir in head_dirs:
-        head = load_zero_shot(head_dir)
-        head.check_encoder(embeddings)
-        lengths = {
-            f: spec.get("max_len") for f, spec in head.features.items() if spec.get("max_len")
-        }
-        data = from_store(store, head.model.config.feature_order, test_ids, lengths)
-        data = data.take(np.arange(len(data)), test_labels)
-        targets = data.targets.numpy()
-        scores = predict_scores(head.model, data, embeddings.vectors)
-        name = f"{Path(head_dir).name} (gamma={head.model.config.gamma:g})"
-        methods[name] = evaluate_scores(targets, scores, test_labels, head.threshold)
+        try:
+            head = load_head(head_dir)
+            if not head.open_labels:
+                raise CheckpointError(
+                    f"{head_dir} holds a {head.name!r} head, which scores only its own labels: "
+                    "pass a head folder of `cinefeat zeroshot-train`"
+                )
+            head.check_encoder(embeddings)
+            data = head_inputs(store, head, test_ids).take(np.arange(len(test_ids)), test_labels)
+        except (CheckpointError, LabelEmbeddingError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+        targets = data.labels.numpy()
+        scores = predict_scores(head, data, embeddings.vectors)
+        name = f"{Path(head_dir).name} (gamma={head.config.gamma:g})"
+        methods[name] = evaluate_scores(targets, scores, test_labels, head.decision_threshold)
     methods["zero rule"] = zero_rule(targets, test_labels)
     report = {
         "labels": split["labels"],

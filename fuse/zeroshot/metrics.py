@@ -1,12 +1,16 @@
 """Multi-label scores of a zero-shot run: micro/macro F1 at a threshold, per-label AP, zero rule.
 
-Kept free of torch so reports can be recomputed from saved score arrays.
+Kept free of torch so reports can be recomputed from saved score arrays. AP is fuse's own
+(`cinefeat.fuse.metrics.per_label_ap`, tested against scikit-learn); this module only names its
+columns and adds what zero-shot evaluation needs: the threshold M and the zero rule.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score
+from sklearn.metrics import f1_score
+
+from cinefeat.fuse import metrics
 
 
 def f1_scores(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -17,15 +21,18 @@ def f1_scores(targets: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
-def per_label_ap(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> dict[str, float]:
-    """Average precision of each label; NaN for a label without a positive trailer."""
-    targets = np.asarray(targets) > 0.5
-    result = {}
-    for c, name in enumerate(names):
-        column = targets[:, c]
-        ap = average_precision_score(column, scores[:, c]) if column.any() else float("nan")
-        result[name] = float(ap)
-    return result
+def ap_by_label(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> dict[str, float]:
+    """{label: average precision} (`cinefeat.fuse.metrics.per_label_ap` with names); NaN for a
+    label without a positive trailer."""
+    values = metrics.per_label_ap(np.asarray(targets) > 0.5, scores)
+    return {name: float(value) for name, value in zip(names, values, strict=True)}
+
+
+def mean_ap(targets: np.ndarray, scores: np.ndarray) -> float:
+    """Mean AP over the labels that have a positive (NaN when none has)."""
+    values = metrics.per_label_ap(np.asarray(targets) > 0.5, scores)
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
 
 
 def best_threshold(targets: np.ndarray, scores: np.ndarray) -> float:
@@ -51,7 +58,7 @@ def evaluate_scores(
     targets: np.ndarray, scores: np.ndarray, names: list[str], threshold: float
 ) -> dict:
     """micro/macro F1 of {c : p_c > threshold}, per-label AP and their mean."""
-    aps = per_label_ap(targets, scores, names)
+    aps = ap_by_label(targets, scores, names)
     finite = [v for v in aps.values() if not np.isnan(v)]
     return {
         **f1_scores(targets, scores > threshold),

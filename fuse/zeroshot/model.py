@@ -7,63 +7,67 @@ like label c. Labels such as "heist" show up in a few shots only, so the head at
 softmax over t of s_c picks the steps that match the label, y_c = sum_t alpha_{c,t} s_{c,t}; the
 uniform score z_c averages all steps; the fused score is p_c = gamma y_c + (1 - gamma) z_c.
 
-The head keeps the embeddings of "its" labels as a buffer, so `forward(inputs, masks) -> (B, C)`
-and `embed(inputs, masks) -> (B, D)` follow the heads contract (docs/contracts.md); `score(...)`
-takes label embeddings as an argument for labels never seen in training.
+It is a `Head` like the supervised ones (registered as `zeroshot`, saved and loaded by
+`cinefeat.fuse.checkpoint`, fed `PaddedFeatures` standardised by `prepare_inputs`): `forward`
+scores the labels it holds (a buffer set by `set_labels`: the training labels, or any list for
+prediction), `embed` is the trailer in the joint space, and `score(...)` takes label embeddings as
+an argument for labels never seen in training. Its decision threshold M (chosen on validation
+labels) and the text encoder's provenance travel with it: `threshold` is a buffer,
+`provenance["labels"]` names the encoder, so prediction can refuse label embeddings from another
+text model (the joint space is only meaningful for the encoder it was trained with).
+
+Until `set_labels` is called, the labels are fixed random unit vectors (seeded): the head is then
+an ordinary supervised attention head over its label names, which `cinefeat train --head
+zeroshot` and the tests of every registered head can train.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 
-from cinefeat.store.errors import CinefeatError
+from cinefeat.fuse.heads.base import FeatureSpec, Head, HeadConfig, HeadConfigError, zero_padding
+from cinefeat.fuse.heads.registry import register_head
+from cinefeat.fuse.zeroshot.labels import LabelEmbeddingError, LabelEmbeddings
 
 Pooling = Literal["mean", "sum"]
 
 
-class ZeroShotConfigError(CinefeatError, ValueError):
+class ZeroShotConfigError(HeadConfigError):
     """A zero-shot head configuration or input that cannot work; the message names the fix."""
 
 
 @dataclass
-class ZeroShotConfig:
+class ZeroShotConfig(HeadConfig):
     """Shape and fusion of a `TemporalAttentionZeroShot` head.
 
     `uniform="mean"` averages the compatibilities over real steps instead of the paper's sum: the
     paper's clips all last 10 s (sum = L * mean), trailers last 20 s to 4 min, and a sum would make
     scores grow with length so that no single threshold M fits them all. `uniform="sum"` is the
     paper, literally. `tanh=True` ends f_a and f_s in tanh as the paper's projections do, which
-    bounds every compatibility s_{c,t} by the joint dimension.
+    bounds every compatibility s_{c,t} by the joint dimension. Training cuts long sequences
+    `equidistant`ly (not to their first rows): a zero-shot label may live in the last shots.
     """
 
-    feature_dims: dict[str, int]
-    label_dim: int
+    dropout: float = 0.0
+    crop: str = "equidistant"
+    label_dim: int = 32
     joint_dim: int = 128
     hidden_dim: int | None = None
     gamma: float = 0.5
-    uniform: Pooling = "mean"
-    dropout: float = 0.0
+    uniform: str = "mean"
     tanh: bool = False
-    feature_order: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not self.feature_dims:
-            raise ZeroShotConfigError("feature_dims is empty: name at least one store feature")
         if not 0.0 <= self.gamma <= 1.0:
             raise ZeroShotConfigError(
                 f"gamma must be in [0, 1] (0.5 in the paper), got {self.gamma}"
             )
         if self.uniform not in ("mean", "sum"):
             raise ZeroShotConfigError(f"uniform must be 'mean' or 'sum', got {self.uniform!r}")
-        if not self.feature_order:
-            self.feature_order = sorted(self.feature_dims)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _projection(
@@ -80,33 +84,52 @@ def _projection(
     return nn.Sequential(*layers)
 
 
-class TemporalAttentionZeroShot(nn.Module):
+def random_label_vectors(count: int, dim: int) -> Tensor:
+    """Seeded random unit vectors: the labels of a head no text encoder has named yet."""
+    vectors = torch.randn(count, dim, generator=torch.Generator().manual_seed(0))
+    return vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+@register_head
+class TemporalAttentionZeroShot(Head):
     """f_a per feature, f_s for labels, temporal attention + uniform pooling, fused by gamma."""
 
     name = "zeroshot"
+    config_class = ZeroShotConfig
+    open_labels: ClassVar[bool] = True
+    scores_from_embedding: ClassVar[bool] = False
+    config: ZeroShotConfig
 
-    def __init__(self, config: ZeroShotConfig) -> None:
-        super().__init__()
-        self.config = config
+    def __init__(self, config: ZeroShotConfig, features: list[FeatureSpec], label_names: list[str]):
+        super().__init__(config, features, label_names)
         self.step_projections = nn.ModuleDict(
             {
-                feature: _projection(
-                    dim, config.joint_dim, config.hidden_dim, config.dropout, config.tanh
+                spec.name: _projection(
+                    spec.dim, config.joint_dim, config.hidden_dim, config.dropout, config.tanh
                 )
-                for feature, dim in config.feature_dims.items()
+                for spec in features
             }
         )
         self.label_projection = _projection(
             config.label_dim, config.joint_dim, config.hidden_dim, config.dropout, config.tanh
         )
-        for feature, dim in config.feature_dims.items():
-            self.register_buffer(f"mean_{feature}", torch.zeros(dim))
-            self.register_buffer(f"std_{feature}", torch.ones(dim))
-        self.register_buffer("label_embeddings", torch.zeros(0, config.label_dim))
-        self.label_names: list[str] = []
+        self.register_buffer(
+            "label_embeddings", random_label_vectors(len(label_names), config.label_dim)
+        )
+        self.register_buffer("threshold", torch.zeros((), dtype=torch.float32))
+        self.embed_dim = config.joint_dim
 
-    # -- labels and normalisation -----------------------------------------------------------
-    def set_labels(self, label_embeddings: Tensor, label_names: list[str]) -> None:
+    # -- labels, threshold and the text encoder ---------------------------------------------
+    @property
+    def decision_threshold(self) -> float:
+        """M: a label is predicted when its fused score p_c exceeds it (a score, not a
+        probability)."""
+        return float(self.threshold)
+
+    def set_threshold(self, value: float) -> None:
+        self.threshold.fill_(float(value))
+
+    def set_labels(self, label_embeddings: Any, label_names: list[str]) -> None:
         """The labels `forward` scores (the training labels, or any list for prediction)."""
         embeddings = torch.as_tensor(label_embeddings, dtype=torch.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.config.label_dim:
@@ -115,17 +138,42 @@ class TemporalAttentionZeroShot(nn.Module):
                 f"{tuple(embeddings.shape)}: embed the labels with the text encoder used in "
                 "training"
             )
-        if len(label_names) != len(embeddings):
+        if len(label_names) != len(embeddings) or not label_names:
             raise ZeroShotConfigError(
                 f"{len(label_names)} label names for {len(embeddings)} embeddings"
             )
         self.label_embeddings = embeddings.to(self.label_embeddings.device)
         self.label_names = list(label_names)
 
-    def set_normalization(self, feature: str, mean: Tensor, std: Tensor) -> None:
-        """Per-dimension standardisation of one input feature, fitted on training rows."""
-        getattr(self, f"mean_{feature}").copy_(torch.as_tensor(mean))
-        getattr(self, f"std_{feature}").copy_(torch.as_tensor(std).clamp_min(1e-6))
+    def use_labels(self, labels: LabelEmbeddings) -> None:
+        """`set_labels` from a `LabelEmbeddings`, whose encoder provenance the head keeps."""
+        self.set_labels(labels.vectors, labels.names)
+        self.provenance = {**self.provenance, "labels": dict(labels.provenance)}
+
+    @property
+    def label_provenance(self) -> dict[str, Any]:
+        """How the training labels were embedded (`encoder`, `multiword`, ...)."""
+        return dict(self.provenance.get("labels") or {})
+
+    def trained_labels(self) -> LabelEmbeddings:
+        """The labels this head holds, as `LabelEmbeddings` with the encoder's provenance."""
+        vectors = self.label_embeddings.detach().cpu().numpy()
+        return LabelEmbeddings(list(self.label_names), vectors, self.label_provenance)
+
+    def check_encoder(self, candidate: LabelEmbeddings) -> None:
+        """Refuse label embeddings whose encoder differs from the one used in training."""
+        trained = self.label_provenance.get("encoder")
+        given = candidate.provenance.get("encoder")
+        if trained and given and trained != given:
+            raise LabelEmbeddingError(
+                f"labels were embedded with {given!r} but this head was trained with "
+                f"{trained!r}: embed them with {trained!r}"
+            )
+        if candidate.dim != self.config.label_dim:
+            raise LabelEmbeddingError(
+                f"label embeddings are {candidate.dim}-d, the head expects "
+                f"{self.config.label_dim}-d: embed them with {trained or 'the same encoder'}"
+            )
 
     # -- the model --------------------------------------------------------------------------
     def step_embeddings(
@@ -133,21 +181,15 @@ class TemporalAttentionZeroShot(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """v_{x,t} for every step of every feature, concatenated along time: (B, T, D), (B, T).
 
-        Padded steps are zeroed *before* the projection so that whatever a collate function left
-        there (zeros, garbage, NaN) cannot reach a score or a gradient.
+        Inputs are standardised already (`prepare_inputs`, with `self.normalization`). Padded
+        steps are zeroed *before* the projection so that whatever a collate function left there
+        (zeros, garbage, NaN) cannot reach a score or a gradient.
         """
-        missing = [f for f in self.config.feature_order if f not in inputs or f not in masks]
-        if missing:
-            raise ZeroShotConfigError(
-                f"inputs lack feature(s) {missing}: this head was trained on "
-                f"{self.config.feature_order}; load the same features from the store"
-            )
+        self.check_inputs(inputs, masks)
         steps, step_masks = [], []
-        for feature in self.config.feature_order:
-            values, mask = inputs[feature], masks[feature].bool()
-            mean = getattr(self, f"mean_{feature}").to(values.dtype)
-            std = getattr(self, f"std_{feature}").to(values.dtype)
-            values = torch.where(mask.unsqueeze(-1), (values - mean) / std, 0.0)
+        for feature in self.feature_names:
+            mask = masks[feature].bool()
+            values = zero_padding(inputs[feature], mask)
             steps.append(self.step_projections[feature](values))
             step_masks.append(mask)
         return torch.cat(steps, dim=1), torch.cat(step_masks, dim=1)
@@ -161,7 +203,7 @@ class TemporalAttentionZeroShot(nn.Module):
     ) -> dict[str, Tensor]:
         """Everything the head computes, for inspection: s (B, C, T), alpha, y, z, p (B, C)."""
         steps, mask = self.step_embeddings(inputs, masks)
-        labels = self.label_vectors(label_embeddings.to(steps.dtype))
+        labels = self.label_vectors(label_embeddings.to(steps.device, steps.dtype))
         compat = torch.einsum("cd,btd->bct", labels, steps)
         real = mask.unsqueeze(1)  # (B, 1, T)
         has_steps = mask.any(dim=1, keepdim=True)  # (B, 1): a trailer with no rows scores 0
@@ -183,11 +225,7 @@ class TemporalAttentionZeroShot(nn.Module):
         return self.score_parts(inputs, masks, label_embeddings)["p"]
 
     def forward(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
-        """Scores of the labels set with `set_labels` (heads contract: logits (B, C))."""
-        if len(self.label_embeddings) == 0:
-            raise ZeroShotConfigError(
-                "no labels set: call set_labels(embeddings, names) or use score(...)"
-            )
+        """Scores of the labels the head holds (heads contract: logits (B, C))."""
         return self.score(inputs, masks, self.label_embeddings)
 
     def embed(self, inputs: dict[str, Tensor], masks: dict[str, Tensor]) -> Tensor:
@@ -195,3 +233,12 @@ class TemporalAttentionZeroShot(nn.Module):
         steps, mask = self.step_embeddings(inputs, masks)
         weights = mask.to(steps.dtype).unsqueeze(-1)
         return (steps * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+    # -- the folder written by release 0.1 ---------------------------------------------------
+    @classmethod
+    def read_legacy_folder(cls, folder: Any, record: dict[str, Any]) -> dict[str, Any]:
+        """The parts of a format-0 folder (`zeroshot-train` of cinefeat 0.1), see
+        `cinefeat.fuse.zeroshot.legacy`."""
+        from cinefeat.fuse.zeroshot.legacy import read_v0_folder
+
+        return read_v0_folder(folder, record)

@@ -11,19 +11,21 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.jsonout import json_text
-from cinefeat.fuse.zeroshot.data import SequenceTensors
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 from cinefeat.fuse.zeroshot.metrics import evaluate_scores, zero_rule
 from cinefeat.fuse.zeroshot.model import ZeroShotConfig
-from cinefeat.fuse.zeroshot.train import TrainConfig, TrainedZeroShot, predict_scores
+from cinefeat.fuse.zeroshot.rank import predict_scores
+from cinefeat.fuse.zeroshot.train import TrainConfig, TrainedZeroShot
 from cinefeat.fuse.zeroshot.train import train_zero_shot as _train
+from cinefeat.fuse.zeroshot.upper_bound import UPPER_BOUND, supervised_upper_bound
 
 
 def evaluate_trained(
     trained: TrainedZeroShot,
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
 ) -> dict:
@@ -31,21 +33,24 @@ def evaluate_trained(
     test = data.take(split.trailers["test"], split.labels["test"])
     vectors = label_embeddings.select(split.labels["test"]).vectors
     scores = predict_scores(trained.model, test, vectors)
-    return evaluate_scores(test.targets.numpy(), scores, test.label_names, trained.threshold)
+    return evaluate_scores(test.labels.numpy(), scores, test.label_names, trained.threshold)
 
 
 def compare_zero_shot(
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
     model_config: ZeroShotConfig,
     train_config: TrainConfig | None = None,
     gammas: tuple[float, ...] = (0.5, 0.0),
     trained: dict[float, TrainedZeroShot] | None = None,
+    upper_bound: bool = False,
 ) -> dict:
     """One head per gamma on the same split; each and the zero rule scored on test labels.
 
     `trained` passes heads already trained on this split (by gamma), which are not retrained.
+    `upper_bound` adds the paper's supervised row: the first gamma's model trained with the test
+    labels seen (`cinefeat.fuse.zeroshot.upper_bound`).
     """
     methods = {}
     done = dict(trained or {})
@@ -59,8 +64,13 @@ def compare_zero_shot(
             **evaluate_trained(head, data, split, label_embeddings),
             "best_epoch": head.best_epoch,
         }
+    if upper_bound:
+        config = replace(model_config, gamma=gammas[0])
+        methods[UPPER_BOUND] = supervised_upper_bound(
+            data, split, label_embeddings, config, train_config
+        )
     test = data.take(split.trailers["test"], split.labels["test"])
-    methods["zero rule"] = zero_rule(test.targets.numpy(), test.label_names)
+    methods["zero rule"] = zero_rule(test.labels.numpy(), test.label_names)
     return {
         "labels": split.labels,
         "trailers": {role: len(rows) for role, rows in split.trailers.items()},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cinefeat.fuse.zeroshot.data import SequenceTensors
+from cinefeat.fuse.data import PaddedFeatures
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
 
 
@@ -39,7 +39,7 @@ class SyntheticSpec:
 
 def make_synthetic(
     spec: SyntheticSpec = SyntheticSpec(),
-) -> tuple[SequenceTensors, LabelEmbeddings]:
+) -> tuple[PaddedFeatures, LabelEmbeddings]:
     """(sequences of one feature named "synthetic", label embeddings) with the structure above."""
     rng = np.random.default_rng(spec.seed)
     n_labels = spec.n_groups * spec.labels_per_group
@@ -67,12 +67,12 @@ def make_synthetic(
             steps[where] += spec.evidence_scale * prototypes[label]
         values[i, :length] = steps
         mask[i, :length] = True
-    data = SequenceTensors(
-        inputs={"synthetic": torch.as_tensor(values)},
+    data = PaddedFeatures(
+        values={"synthetic": torch.as_tensor(values)},
         masks={"synthetic": torch.as_tensor(mask)},
-        targets=torch.as_tensor(targets),
-        label_names=names,
+        labels=torch.as_tensor(targets),
         ids=[f"synthetic/{i:05d}" for i in range(spec.n_trailers)],
+        label_names=names,
     )
     provenance = {"encoder": "synthetic: prototype @ fixed linear map", "seed": spec.seed}
     return data, LabelEmbeddings(names, label_vectors, provenance)

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from cinefeat.fuse.data import PaddedFeatures, fit_normalization, prepare_inputs
 from cinefeat.fuse.device import resolve_device
-from cinefeat.fuse.zeroshot.data import SequenceTensors
+from cinefeat.fuse.heads import FeatureSpec
 from cinefeat.fuse.zeroshot.folds import ZeroShotSplit
 from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
-from cinefeat.fuse.zeroshot.metrics import best_threshold, per_label_ap
+from cinefeat.fuse.zeroshot.metrics import best_threshold, mean_ap
 from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
+from cinefeat.fuse.zeroshot.rank import predict_scores
 from cinefeat.fuse.zeroshot.warp import warp_loss
 
 log = logging.getLogger(__name__)
@@ -65,40 +67,30 @@ class TrainedZeroShot:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-@torch.no_grad()
-def predict_scores(
-    model: TemporalAttentionZeroShot,
-    data: SequenceTensors,
-    label_vectors: np.ndarray,
-    batch_size: int = 256,
-    device: torch.device | None = None,
-) -> np.ndarray:
-    """p (N, C) for every trailer of `data` and every row of `label_vectors`."""
-    device = device or next(model.parameters()).device
-    model.eval()
-    labels = torch.as_tensor(label_vectors, dtype=torch.float32, device=device)
-    out = []
-    for inputs, masks, _ in data.batches(batch_size):
-        inputs = {f: v.to(device) for f, v in inputs.items()}
-        masks = {f: m.to(device) for f, m in masks.items()}
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-            out.append(model.score(inputs, masks, labels).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, len(labels)), dtype=np.float32)
-
-
-def _mean_ap(targets: np.ndarray, scores: np.ndarray, names: list[str]) -> float:
-    values = [v for v in per_label_ap(targets, scores, names).values() if not np.isnan(v)]
-    return float(np.mean(values)) if values else float("nan")
+def zero_shot_specs(
+    data: PaddedFeatures, max_len: dict[str, int] | None = None
+) -> list[FeatureSpec]:
+    """The head's features: every feature of `data`, with the length training cut it to (0:
+    uncut, every row kept)."""
+    lengths = max_len or {}
+    return [
+        FeatureSpec(name, dim, int(lengths.get(name) or 0))
+        for name, dim in data.feature_dims.items()
+    ]
 
 
 def train_zero_shot(
-    data: SequenceTensors,
+    data: PaddedFeatures,
     split: ZeroShotSplit,
     label_embeddings: LabelEmbeddings,
     model_config: ZeroShotConfig,
     train_config: TrainConfig | None = None,
+    max_len: dict[str, int] | None = None,
 ) -> TrainedZeroShot:
-    """Train on split.trailers["train"] x split.labels["train"]; select on the val fold."""
+    """Train on split.trailers["train"] x split.labels["train"]; select on the val fold.
+
+    `data` holds every trailer with every label as a named column (`load_labelled`); `max_len`
+    is what its sequences were cut to, recorded in the head's `FeatureSpec`s."""
     config = train_config or TrainConfig()
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -110,15 +102,21 @@ def train_zero_shot(
             f"fold has {len(train)} training and {len(val)} validation trailers: too few trailers "
             "carry labels of a single fold; use more trailers or fewer, broader labels"
         )
-    train_labels = torch.as_tensor(label_embeddings.select(split.labels["train"]).vectors)
+    if model_config.label_dim != label_embeddings.dim:
+        raise ValueError(
+            f"the head's label_dim is {model_config.label_dim} but the label embeddings are "
+            f"{label_embeddings.dim}-d: build the config with label_dim={label_embeddings.dim}"
+        )
+    train_labels = label_embeddings.select(split.labels["train"])
     val_labels = label_embeddings.select(split.labels["val"]).vectors
 
-    model = TemporalAttentionZeroShot(model_config)
-    for feature in model_config.feature_order:
-        model.set_normalization(feature, *train.feature_statistics(feature))
-    model.set_labels(train_labels, split.labels["train"])
+    model = TemporalAttentionZeroShot(
+        model_config, zero_shot_specs(data, max_len), list(split.labels["train"])
+    )
+    model.normalization = fit_normalization(train)
+    model.use_labels(train_labels)
     model.to(device)
-    train_labels = train_labels.to(device)
+    label_vectors = model.label_embeddings
     optimizer = make_optimizer(model.parameters(), config)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
 
@@ -127,10 +125,9 @@ def train_zero_shot(
         model.train()
         total, batches = 0.0, 0
         for inputs, masks, targets in train.batches(config.batch_size, True, generator):
-            inputs = {f: v.to(device) for f, v in inputs.items()}
-            masks = {f: m.to(device) for f, m in masks.items()}
+            inputs, masks = prepare_inputs(inputs, masks, model.normalization, device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-                scores = model.score(inputs, masks, train_labels)
+                scores = model.score(inputs, masks, label_vectors)
             loss = warp_loss(scores.float(), targets.to(device), margin=config.margin)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -138,7 +135,7 @@ def train_zero_shot(
             scaler.update()
             total, batches = total + loss.item(), batches + 1
         val_scores = predict_scores(model, val, val_labels, device=device)
-        val_ap = _mean_ap(val.targets.numpy(), val_scores, val.label_names)
+        val_ap = mean_ap(val.labels.numpy(), val_scores)
         history.append({"epoch": epoch, "loss": total / max(batches, 1), "val_mean_ap": val_ap})
         log.info("epoch %d loss %.4f val mAP %.4f", epoch, total / max(batches, 1), val_ap)
         if val_ap > best_score:
@@ -148,6 +145,7 @@ def train_zero_shot(
     if best_state is not None:
         model.load_state_dict(best_state)
     threshold = best_threshold(
-        val.targets.numpy(), predict_scores(model, val, val_labels, device=device)
+        val.labels.numpy(), predict_scores(model, val, val_labels, device=device)
     )
+    model.set_threshold(threshold)
     return TrainedZeroShot(model, threshold, best_epoch, history)

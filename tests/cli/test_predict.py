@@ -138,13 +138,13 @@ def test_explain_saves_the_most_attended_keyframes(
 
 
 def test_zero_shot_head_ranks_any_label_names(colour_store, helpers, tmp_path: Path) -> None:
-    """A zero-shot head (saved in its published folder format) ranks names it never saw, with
+    """A zero-shot head (saved as every head is, `save_head`) ranks names it never saw, with
     the text encoder its labels were embedded with, exactly as the fuse API ranks them."""
     import torch
 
     from cinefeat.cli.label_embeddings import embed_labels
-    from cinefeat.fuse.zeroshot.checkpoint import load_zero_shot, save_zero_shot
-    from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
+    from cinefeat.fuse.checkpoint import load_head, save_head
+    from cinefeat.fuse.heads import FeatureSpec, build_head
     from cinefeat.fuse.zeroshot.rank import rank_label_names
     from cinefeat.store import FeatureStore
 
@@ -152,11 +152,17 @@ def test_zero_shot_head_ranks_any_label_names(colour_store, helpers, tmp_path: P
     store = FeatureStore.open(colour_store["store"], read_only=True)
     trained = embed_labels(["red", "blue", "bright"], encoder="minilm")
     torch.manual_seed(0)
-    model = TemporalAttentionZeroShot(ZeroShotConfig({"colorhist": 128}, label_dim=trained.dim))
-    model.set_labels(torch.as_tensor(trained.vectors), trained.names)
-    features = {"colorhist": {"dim": 128, "max_len": 8,
-                              "provenance": store.provenance("colorhist")}}  # fmt: skip
-    folder = save_zero_shot(tmp_path / "zs", model, 0.1, trained, features)
+    model = build_head("zeroshot", [FeatureSpec("colorhist", 128, 8)], trained.names,
+                       {"label_dim": trained.dim})  # fmt: skip
+    model.use_labels(trained)
+    model.set_threshold(0.1)
+    model.normalization = {"colorhist": (torch.zeros(128, dtype=torch.float64),
+                                         torch.ones(128, dtype=torch.float64))}  # fmt: skip
+    model.provenance = {
+        **model.provenance,
+        "features": {"colorhist": store.provenance("colorhist")},
+    }
+    folder = save_head(model, tmp_path / "zs")
 
     code, out = helpers["predict_json"](colour_store["bright-red"], "--head", folder, "--labels",
                                         "heist, space opera, crimson")  # fmt: skip
@@ -168,7 +174,7 @@ def test_zero_shot_head_ranks_any_label_names(colour_store, helpers, tmp_path: P
     from cinefeat.extract.text.encoders import shared_encoder
     from cinefeat.fuse.zeroshot.labels import token_mean_encoder
 
-    head = load_zero_shot(folder)
+    head = load_head(folder)
     from cinefeat.cli.heads import load_trained_head
     from cinefeat.cli.predict import extract_videos, load_recipe
 

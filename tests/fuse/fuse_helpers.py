@@ -49,6 +49,7 @@ SMALL_CONFIGS: dict[str, dict] = {
     "hierarchical": {"d_model": 32, "heads": 4, "layers": 2},
     "clip-aggregation": {"d_model": 32, "heads": 4, "window": 4, "dropout": 0.1},
     "frame-mlp-fusion": {"hidden": 32, "d_model": 32, "heads": 4, "dropout": 0.1},
+    "zeroshot": {"joint_dim": 16, "label_dim": 8},
 }
 
 

@@ -82,14 +82,10 @@ def test_a_head_without_recorded_provenance_accepts_anything() -> None:
 
 
 def test_zero_shot_head_provenance_is_checked_too() -> None:
-    from cinefeat.fuse.zeroshot.checkpoint import ZeroShotHead
-    from cinefeat.fuse.zeroshot.labels import LabelEmbeddings
-    from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
+    from cinefeat.fuse.heads import FeatureSpec
 
-    model = TemporalAttentionZeroShot(ZeroShotConfig({"clip": 12}, label_dim=3))
-    head = ZeroShotHead(
-        model, 0.0, LabelEmbeddings(["a"], np.ones((1, 3))), {"clip": {"provenance": CLIP}}
-    )
+    head = build_head("zeroshot", [FeatureSpec("clip", 12, 0)], ["a"], {"label_dim": 3})
+    head.provenance = {"features": {"clip": CLIP}}
     assert trained_provenance(head) == {"clip": CLIP}
     check_feature_provenance(head, {"clip": CLIP})
     with pytest.raises(ProvenanceMismatchError, match="weights_sha256"):

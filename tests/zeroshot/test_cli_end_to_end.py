@@ -28,12 +28,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for i, trailer in enumerate(data.ids):
             n = int(data.masks["synthetic"][i].sum())
             spans = np.stack([np.arange(n), np.arange(n) + 1.0], axis=1)
-            values = data.inputs["synthetic"][i, :n].numpy()
+            values = data.values["synthetic"][i, :n].numpy()
             writer.add(
                 TrailerRecord(id=trailer, duration_s=float(n)),
                 {"synthetic": FeatureRows(values, spans)},
             )
-    truth = data.targets.numpy() > 0.5
+    truth = data.labels.numpy() > 0.5
     store.set_labels(
         data.label_names,
         {
@@ -43,7 +43,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     embeddings.save(root / "labels.safetensors")
     head = build_head("mlp", [FeatureSpec("synthetic", 8, 40)], data.label_names, {"hidden": 16})
-    head.normalization = {"synthetic": (data.inputs["synthetic"].mean((0, 1)), torch.ones(8))}
+    head.normalization = {"synthetic": (data.values["synthetic"].mean((0, 1)), torch.ones(8))}
     save_head(head, root / "head")
     return {"root": root, "store": root / "store.zarr", "head": root / "head"}
 

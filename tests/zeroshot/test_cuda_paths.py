@@ -20,9 +20,9 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 def test_zero_shot_trains_under_fp16_autocast_on_cuda() -> None:
     data, embeddings = make_synthetic(SyntheticSpec(n_trailers=300))
-    folds = greedy_label_folds(data.targets.numpy(), data.label_names)
-    split = zero_shot_split(data.targets.numpy(), data.label_names, folds)
-    config = ZeroShotConfig(data.feature_dims, label_dim=embeddings.dim, joint_dim=32)
+    folds = greedy_label_folds(data.labels.numpy(), data.label_names)
+    split = zero_shot_split(data.labels.numpy(), data.label_names, folds)
+    config = ZeroShotConfig(label_dim=embeddings.dim, joint_dim=32)
     trained = train_zero_shot(
         data, split, embeddings, config, TrainConfig(epochs=5, batch_size=16, device="cuda")
     )

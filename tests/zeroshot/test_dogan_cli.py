@@ -26,9 +26,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             spans = np.stack([np.arange(n), np.arange(n) + 1.0], axis=1)
             writer.add(
                 TrailerRecord(id=trailer, duration_s=float(n)),
-                {"synthetic": FeatureRows(data.inputs["synthetic"][i, :n].numpy(), spans)},
+                {"synthetic": FeatureRows(data.values["synthetic"][i, :n].numpy(), spans)},
             )
-    truth = data.targets.numpy() > 0.5
+    truth = data.labels.numpy() > 0.5
     store.set_labels(
         data.label_names,
         {

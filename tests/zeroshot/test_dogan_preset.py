@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from cinefeat.fuse.heads import FeatureSpec
 from cinefeat.fuse.zeroshot.cli import DEFAULTS, PRESETS
 from cinefeat.fuse.zeroshot.metrics import zero_rule
 from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
@@ -15,8 +16,9 @@ from cinefeat.fuse.zeroshot.train import TrainConfig, make_optimizer
 
 def test_tanh_bounds_every_compatibility() -> None:
     torch.manual_seed(0)
+    clip = [FeatureSpec("clip", 4, 0)]
     model = TemporalAttentionZeroShot(
-        ZeroShotConfig({"clip": 4}, label_dim=3, joint_dim=5, tanh=True)
+        ZeroShotConfig(label_dim=3, joint_dim=5, tanh=True), clip, ["a"]
     ).eval()
     for projection in [model.step_projections["clip"], model.label_projection]:
         assert isinstance(projection[-1], nn.Tanh)
@@ -24,7 +26,7 @@ def test_tanh_bounds_every_compatibility() -> None:
     masks = {"clip": torch.ones(2, 7, dtype=torch.bool)}
     parts = model.score_parts(inputs, masks, 1000 * torch.randn(6, 3))
     assert parts["s"].abs().max() <= 5.0  # |tanh . tanh| <= 1 per joint dimension
-    plain = TemporalAttentionZeroShot(ZeroShotConfig({"clip": 4}, label_dim=3, joint_dim=5))
+    plain = TemporalAttentionZeroShot(ZeroShotConfig(label_dim=3, joint_dim=5), clip, ["a"])
     assert not any(isinstance(m, nn.Tanh) for m in plain.modules())
 
 
@@ -47,5 +49,11 @@ def test_sgd_optimiser_and_the_dogan_preset() -> None:
     assert isinstance(adamw, torch.optim.AdamW)
     with pytest.raises(ValueError, match="adamw"):
         make_optimizer(model.parameters(), TrainConfig(optimizer="adam!"))
-    assert PRESETS["dogan2022"] == {"uniform": "sum", "lr": 0.01, "optimizer": "sgd", "tanh": True}
+    assert PRESETS["dogan2022"] == {
+        "uniform": "sum",
+        "lr": 0.01,
+        "optimizer": "sgd",
+        "tanh": True,
+        "upper_bound": True,
+    }
     assert set(PRESETS["dogan2022"]) == set(DEFAULTS)

@@ -8,11 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from cinefeat.fuse.zeroshot.checkpoint import (
-    ZeroShotCheckpointError,
-    load_zero_shot,
-    save_zero_shot,
-)
+from cinefeat.fuse.checkpoint import CheckpointError, load_head, save_head
+from cinefeat.fuse.heads import FeatureSpec, build_head
 from cinefeat.fuse.zeroshot.labels import (
     LabelEmbeddingError,
     LabelEmbeddings,
@@ -21,7 +18,7 @@ from cinefeat.fuse.zeroshot.labels import (
     split_label_names,
     token_mean_encoder,
 )
-from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot, ZeroShotConfig
+from cinefeat.fuse.zeroshot.model import TemporalAttentionZeroShot
 from cinefeat.fuse.zeroshot.rank import rank_label_names, rank_labels, rank_labels_batch
 
 WORDS = {
@@ -72,10 +69,12 @@ def test_label_embeddings_round_trip_through_safetensors(tmp_path) -> None:
         loaded.select(["zzz"])
 
 
-def trailer_model() -> TemporalAttentionZeroShot:
+def trailer_model(max_len: int = 8) -> TemporalAttentionZeroShot:
+    """f_a = f_s = identity on 3-d clip rows, no standardisation."""
     torch.manual_seed(0)
-    config = ZeroShotConfig({"clip": 3}, label_dim=3, joint_dim=3)
-    model = TemporalAttentionZeroShot(config)
+    specs = [FeatureSpec("clip", 3, max_len)]
+    model = build_head("zeroshot", specs, ["opera"], {"label_dim": 3, "joint_dim": 3})
+    model.provenance = {"data": {"normalize": False}}  # what a folder says of unscaled inputs
     with torch.no_grad():
         for projection in (model.step_projections["clip"], model.label_projection):
             projection[-1].weight.copy_(torch.eye(3))
@@ -83,22 +82,17 @@ def trailer_model() -> TemporalAttentionZeroShot:
     return model
 
 
-STEPS = {"clip": torch.tensor([[0.0, 0.0, 4.0], [0.1, 0.0, 0.0], [0.0, 0.2, 0.0]])}
-MASK = {"clip": torch.ones(3, dtype=torch.bool)}
+ROWS = {"clip": np.array([[0.0, 0.0, 4.0], [0.1, 0.0, 0.0], [0.0, 0.2, 0.0]], np.float32)}
+STEPS = {"clip": torch.as_tensor(ROWS["clip"])[None]}
+MASK = {"clip": torch.ones(1, 3, dtype=torch.bool)}
 
 
 def test_rank_labels_orders_labels_by_evidence() -> None:
     embeddings = embed_label_names(["space opera", "heist", "romance"], toy_encoder)
-    ranked = rank_labels(trailer_model(), STEPS, MASK, embeddings)
+    ranked = rank_labels(trailer_model(), ROWS, embeddings)
     assert [name for name, _ in ranked] == ["heist", "space opera", "romance"]
     assert ranked[0][1] > ranked[1][1] > ranked[2][1]
-    batch = rank_labels_batch(
-        trailer_model(),
-        {"clip": STEPS["clip"].expand(2, -1, -1)},
-        {"clip": MASK["clip"].expand(2, -1)},
-        embeddings.vectors,
-        embeddings.names,
-    )
+    batch = rank_labels_batch(trailer_model(), {"clip": [ROWS["clip"]] * 2}, embeddings)
     assert len(batch) == 2 and batch[0] == batch[1] == ranked
 
 
@@ -107,20 +101,20 @@ def test_checkpoint_round_trip_and_encoder_guard(tmp_path) -> None:
     train_labels = embed_label_names(
         ["space opera", "heist"], toy_encoder, provenance={"encoder": "toy"}
     )
-    model.set_labels(torch.as_tensor(train_labels.vectors), train_labels.names)
-    save_zero_shot(tmp_path / "zs", model, 0.25, train_labels, {"clip": {"dim": 3}})
-    head = load_zero_shot(tmp_path / "zs")
-    assert head.threshold == 0.25 and head.model.label_names == ["space opera", "heist"]
-    assert head.features == {"clip": {"dim": 3}}
-    torch.testing.assert_close(
-        head.model({"clip": STEPS["clip"][None]}, {"clip": MASK["clip"][None]}),
-        model({"clip": STEPS["clip"][None]}, {"clip": MASK["clip"][None]}),
-    )
+    model.use_labels(train_labels)
+    model.set_threshold(0.25)
+    save_head(model, tmp_path / "zs")
+    head = load_head(tmp_path / "zs")
+    assert isinstance(head, TemporalAttentionZeroShot)
+    assert head.decision_threshold == 0.25 and head.label_names == ["space opera", "heist"]
+    assert head.label_provenance == {"encoder": "toy", "multiword": "mean"}
+    assert head.trained_labels().names == train_labels.names
+    torch.testing.assert_close(head(STEPS, MASK), model(STEPS, MASK))
     other = LabelEmbeddings(["heist"], np.ones((1, 3)), {"encoder": "another-model"})
     with pytest.raises(LabelEmbeddingError, match="embed them with 'toy'"):
-        rank_labels(head, STEPS, MASK, other)
-    with pytest.raises(ZeroShotCheckpointError, match="zeroshot-train"):
-        load_zero_shot(tmp_path / "nothing-here")
+        rank_labels(head, ROWS, other)
+    with pytest.raises(CheckpointError, match="zeroshot-train"):
+        load_head(tmp_path / "nothing-here")
 
 
 def test_real_sentence_encoder_embeds_labels(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,18 +139,16 @@ def test_real_sentence_encoder_embeds_labels(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_rank_label_names_from_a_saved_head_and_raw_rows(tmp_path) -> None:
     """The one call `cinefeat predict --labels` makes: head folder + raw rows + label text."""
-    model = trailer_model()
-    train_labels = embed_label_names(["opera"], toy_encoder, provenance={"encoder": "toy"})
-    model.set_labels(torch.as_tensor(train_labels.vectors), train_labels.names)
-    save_zero_shot(tmp_path / "zs", model, 0.0, train_labels, {"clip": {"dim": 3, "max_len": 8}})
-    head = load_zero_shot(tmp_path / "zs")
-    rows = {"clip": STEPS["clip"].numpy()}
+    model = trailer_model(max_len=8)
+    model.use_labels(embed_label_names(["opera"], toy_encoder, provenance={"encoder": "toy"}))
+    save_head(model, tmp_path / "zs")
+    head = load_head(tmp_path / "zs")
+    rows = ROWS
     ranked = rank_label_names(head, rows, "romance, heist,space opera", toy_encoder)
     assert [name for name, _ in ranked] == ["heist", "space opera", "romance"]
     assert ranked == rank_labels(
         head,
-        STEPS,
-        MASK,
+        ROWS,
         embed_label_names(
             ["romance", "heist", "space opera"], toy_encoder, provenance={"encoder": "toy"}
         ),

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from cinefeat.fuse.heads import FeatureSpec, HeadConfigError
 from cinefeat.fuse.zeroshot.model import (
     TemporalAttentionZeroShot,
     ZeroShotConfig,
@@ -14,12 +15,14 @@ from cinefeat.fuse.zeroshot.model import (
 )
 
 
+def zero_shot(feature_dims: dict[str, int], **options) -> TemporalAttentionZeroShot:
+    specs = [FeatureSpec(name, dim, 0) for name, dim in feature_dims.items()]
+    return TemporalAttentionZeroShot(ZeroShotConfig(**options), specs, ["label"])
+
+
 def identity_model(gamma: float, uniform: str = "mean", dim: int = 2) -> TemporalAttentionZeroShot:
     """f_a = f_s = identity, so s_{c,t} is the plain dot product of label and step vectors."""
-    config = ZeroShotConfig(
-        {"clip": dim}, label_dim=dim, joint_dim=dim, gamma=gamma, uniform=uniform
-    )
-    model = TemporalAttentionZeroShot(config)
+    model = zero_shot({"clip": dim}, label_dim=dim, joint_dim=dim, gamma=gamma, uniform=uniform)
     with torch.no_grad():
         for projection in (model.step_projections["clip"], model.label_projection):
             linear = projection[-1]
@@ -60,9 +63,7 @@ def test_attention_weights_follow_the_matching_step() -> None:
 
 def test_padded_steps_change_nothing() -> None:
     torch.manual_seed(0)
-    model = TemporalAttentionZeroShot(
-        ZeroShotConfig({"clip": 6, "audio": 4}, label_dim=5, joint_dim=8, hidden_dim=16)
-    ).eval()
+    model = zero_shot({"clip": 6, "audio": 4}, label_dim=5, joint_dim=8, hidden_dim=16).eval()
     lengths = {"clip": torch.tensor([7, 3, 1]), "audio": torch.tensor([2, 5, 0])}
     masks = {f: torch.arange(9).unsqueeze(0) < n.unsqueeze(1) for f, n in lengths.items()}
     inputs = {"clip": torch.randn(3, 9, 6), "audio": torch.randn(3, 9, 4)}
@@ -78,7 +79,7 @@ def test_padded_steps_change_nothing() -> None:
     torch.testing.assert_close(changed["p"], reference["p"])
     assert torch.isfinite(changed["p"]).all()
     # attention never lands on a padded step
-    joint_mask = torch.cat([masks[f] for f in model.config.feature_order], dim=1)
+    joint_mask = torch.cat([masks[f] for f in model.feature_names], dim=1)
     assert (changed["alpha"][~joint_mask.unsqueeze(1).expand_as(changed["alpha"])] == 0).all()
 
 
@@ -100,9 +101,8 @@ def test_forward_and_embed_follow_the_heads_contract() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"feature_dims": {}, "label_dim": 4}, "name at least one store feature"),
-        ({"feature_dims": {"clip": 4}, "label_dim": 4, "gamma": 1.5}, "gamma must be in"),
-        ({"feature_dims": {"clip": 4}, "label_dim": 4, "uniform": "max"}, "'mean' or 'sum'"),
+        ({"label_dim": 4, "gamma": 1.5}, "gamma must be in"),
+        ({"label_dim": 4, "uniform": "max"}, "'mean' or 'sum'"),
     ],
 )
 def test_bad_config_names_the_fix(kwargs: dict, message: str) -> None:
@@ -110,11 +110,23 @@ def test_bad_config_names_the_fix(kwargs: dict, message: str) -> None:
         ZeroShotConfig(**kwargs)
 
 
+def test_a_head_without_features_names_the_fix() -> None:
+    with pytest.raises(HeadConfigError, match="at least one feature"):
+        zero_shot({}, label_dim=4)
+
+
 def test_missing_feature_and_wrong_label_dim_are_typed_errors() -> None:
     model = identity_model(0.5)
-    with pytest.raises(ZeroShotConfigError, match="inputs lack feature"):
+    with pytest.raises(HeadConfigError, match=r"inputs lack \['clip'\]"):
         model.score({"audio": torch.zeros(1, 3, 2)}, {"audio": ALL_REAL["clip"]}, LABEL)
     with pytest.raises(ZeroShotConfigError, match="text encoder used in"):
         model.set_labels(torch.zeros(2, 3), ["a", "b"])
-    with pytest.raises(ZeroShotConfigError, match="no labels set"):
-        model(ONE_TRAILER, ALL_REAL)
+
+
+def test_labels_before_set_labels_are_seeded_unit_vectors() -> None:
+    """Built by name (`cinefeat train --head zeroshot`), the head holds fixed random labels:
+    the same in every build, so a supervised run is repeatable."""
+    first, second = zero_shot({"clip": 2}, label_dim=5), zero_shot({"clip": 2}, label_dim=5)
+    torch.testing.assert_close(first.label_embeddings, second.label_embeddings)
+    torch.testing.assert_close(first.label_embeddings.norm(dim=1), torch.ones(1))
+    assert first(ONE_TRAILER, ALL_REAL).shape == (1, 1)

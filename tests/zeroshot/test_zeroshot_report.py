@@ -15,9 +15,9 @@ from cinefeat.fuse.zeroshot.train import TrainConfig
 @pytest.fixture(scope="module")
 def report() -> dict:
     data, embeddings = make_synthetic()
-    folds = greedy_label_folds(data.targets.numpy(), data.label_names)
-    split = zero_shot_split(data.targets.numpy(), data.label_names, folds, rotation=0)
-    config = ZeroShotConfig(data.feature_dims, label_dim=embeddings.dim, joint_dim=32)
+    folds = greedy_label_folds(data.labels.numpy(), data.label_names)
+    split = zero_shot_split(data.labels.numpy(), data.label_names, folds, rotation=0)
+    config = ZeroShotConfig(label_dim=embeddings.dim, joint_dim=32)
     return compare_zero_shot(
         data, split, embeddings, config, TrainConfig(epochs=30, batch_size=16, device="cpu")
     )
